@@ -1,0 +1,1 @@
+"""Data in: readers, validation and quarantine, id mapping, splits, synthetic data."""

@@ -1,0 +1,1 @@
+"""Measuring models: error and ranking metrics, and the evaluation protocol."""

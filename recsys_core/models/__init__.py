@@ -1,0 +1,1 @@
+"""Models: every one follows the contract of :class:`recsys_core.models.base.Recommender`."""

@@ -1,0 +1,178 @@
+"""The model contract every recommender follows.
+
+A model is a class configured by keyword arguments (validated into a frozen ``Params``
+dataclass on construction, scikit-learn style: ``__init__`` only stores parameters), with
+
+- ``fit(ratings) -> self``: ``ratings`` is a polars frame ``user_id, item_id, rating[, timestamp]``;
+- ``predict(pairs) -> np.ndarray``: estimates for the ``(user_id, item_id)`` rows of ``pairs``, in
+  order (NaN where the model cannot score);
+- ``recommend(n, users=None) -> pl.DataFrame``: ``user_id, rank, item_id, score``, best first,
+  items the user rated in training excluded, at most ``n`` rows per user;
+- ``save(path)`` / ``load(path)``: a ``.npz`` of plain arrays, never pickle.
+
+Subclasses implement ``_fit``, ``score_users`` (dense scores for a block of user indices),
+optionally ``_predict`` (rating estimates by index), and ``_state`` / ``_set_state``.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+
+from recsys_core.data.ids import IdIndex, RatingData
+from recsys_core.errors import DataError, NotFittedError
+from recsys_core.models.storage import read_npz, write_npz
+from recsys_core.params import as_dict, build_params
+from recsys_core.ranking.topn import TopN, block_topn
+
+
+_REGISTRY: dict[str, type[Recommender]] = {}
+
+
+class Recommender(ABC):
+    """Base class of every model; see the module docstring for the contract."""
+
+    Params: ClassVar[type]
+    """Frozen dataclass holding the model's hyperparameters."""
+
+    def __init__(self, **params: Any) -> None:
+        self.params = build_params(self.Params, params, where=type(self).__name__)
+        self._data: RatingData | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _REGISTRY[cls.__name__] = cls
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in as_dict(self.params).items())
+        return f"{type(self).__name__}({args})"
+
+    # -- fitted state -------------------------------------------------------------------------
+    @property
+    def data(self) -> RatingData:
+        """Training data in index space; raises :class:`NotFittedError` before ``fit``."""
+        if self._data is None:
+            raise NotFittedError(f"{type(self).__name__} is not fitted: call fit() or load()")
+        return self._data
+
+    @property
+    def is_fitted(self) -> bool:
+        return self._data is not None
+
+    # -- the contract -------------------------------------------------------------------------
+    def fit(self, ratings: pl.DataFrame, *, rating_scale: tuple[float, float] | None = None) -> Self:
+        """Fit on ``ratings`` (``user_id, item_id, rating[, timestamp]``, one row per pair)."""
+        data = RatingData.from_frame(ratings, rating_scale)
+        self._data = None
+        self._fit(data, ratings)
+        self._data = data
+        return self
+
+    def predict(self, pairs: pl.DataFrame) -> np.ndarray:
+        """Estimates for the ``(user_id, item_id)`` rows of ``pairs``, in order."""
+        u, i = self.data.index_pairs(pairs)
+        return np.asarray(self._predict(u, i), dtype=np.float64)
+
+    def recommend(
+        self, n: int = 10, users: pl.Series | list | None = None, *, block_size: int | None = None
+    ) -> pl.DataFrame:
+        """Top-``n`` unseen items per user: ``user_id, rank, item_id, score``.
+
+        ``users`` defaults to every training user; users unknown to the model get no rows
+        (the hybrid's fallback serves them). ``block_size`` only changes speed and memory.
+        """
+        return self.to_frame(self.topn_indices(n, users, block_size=block_size))
+
+    def topn_indices(
+        self, n: int, users: pl.Series | list | None = None, *, block_size: int | None = None
+    ) -> TopN:
+        """Like :meth:`recommend`, in index space."""
+        if n < 1:
+            raise DataError(f"n must be >= 1, got {n}")
+        data = self.data
+        if users is None:
+            idx = np.arange(data.n_users, dtype=np.int64)
+        else:
+            idx = data.users.index_of(users if isinstance(users, pl.Series) else pl.Series(users))
+            idx = idx[idx >= 0]
+        return block_topn(self.score_users, data.user_items, idx, n, block_size)
+
+    def to_frame(self, top: TopN) -> pl.DataFrame:
+        """Index-space top-N as a frame of raw ids."""
+        return pl.DataFrame(
+            {
+                "user_id": self.data.users.raw(top.users),
+                "rank": pl.Series(top.ranks, dtype=pl.Int32),
+                "item_id": self.data.items.raw(top.items),
+                "score": pl.Series(top.scores, dtype=pl.Float64),
+            }
+        )
+
+    # -- what subclasses provide ----------------------------------------------------------------
+    @abstractmethod
+    def _fit(self, data: RatingData, ratings: pl.DataFrame) -> None:
+        """Learn the model's state from ``data`` (the raw frame is there for timestamps)."""
+
+    @abstractmethod
+    def score_users(self, users: np.ndarray) -> np.ndarray:
+        """Ranking scores (b x n_items, higher is better, NaN = cannot score) for user indices."""
+
+    def _predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Rating estimates by index (-1 = unknown). Models that do not predict ratings: NaN."""
+        return np.full(len(users), np.nan)
+
+    def _state(self) -> dict[str, np.ndarray]:
+        """Learned arrays beyond the training data, for ``save``."""
+        return {}
+
+    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore what ``_state`` returned."""
+
+    # -- persistence ----------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the fitted model to ``path`` (``.npz``; parameters as JSON; no pickle)."""
+        data = self.data
+        m = data.user_items
+        header = {
+            "class": type(self).__name__,
+            "params": as_dict(self.params),
+            "rating_scale": list(data.rating_scale),
+            "shape": list(m.shape),
+        }
+        arrays = {
+            "user_ids": data.users.to_numpy(),
+            "item_ids": data.items.to_numpy(),
+            "ui_indptr": m.indptr,
+            "ui_indices": m.indices,
+            "ui_data": m.data,
+        }
+        state = {f"state_{k}": v for k, v in self._state().items()}
+        return write_npz(path, header, {**arrays, **state})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Recommender:
+        """Read a model written by :meth:`save` (``Recommender.load`` picks the class)."""
+        header, arrays = read_npz(path)
+        model_cls = _REGISTRY.get(header["class"])
+        if model_cls is None or not issubclass(model_cls, cls):
+            raise DataError(f"{path}: holds a {header['class']}, not a {cls.__name__}")
+        model = model_cls(**header["params"])
+        shape = tuple(header["shape"])
+        matrix = sp.csr_matrix(
+            (arrays["ui_data"], arrays["ui_indices"], arrays["ui_indptr"]), shape=shape
+        )
+        lo, hi = header["rating_scale"]
+        model._data = RatingData(
+            IdIndex.from_numpy(arrays["user_ids"]),
+            IdIndex.from_numpy(arrays["item_ids"]),
+            matrix,
+            (float(lo), float(hi)),
+        )
+        model._set_state({k[6:]: v for k, v in arrays.items() if k.startswith("state_")})
+        return model

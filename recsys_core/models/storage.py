@@ -1,0 +1,44 @@
+"""Model files: one ``.npz`` of plain arrays plus a JSON header. Never pickle."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMAT_VERSION = 1
+
+
+def write_npz(path: str | os.PathLike, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
+    """Write ``arrays`` and a JSON ``header`` to ``path`` atomically (temp file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {f"a_{k}": np.asarray(v) for k, v in arrays.items()}
+    for key, arr in payload.items():
+        if arr.dtype == object:
+            raise TypeError(f"array {key[2:]!r} has dtype object, which would need pickle")
+    header = {**header, "format_version": FORMAT_VERSION}
+    payload["header"] = np.frombuffer(json.dumps(header, sort_keys=True).encode(), dtype=np.uint8)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_npz(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Read a file written by :func:`write_npz`: (header, arrays)."""
+    with np.load(Path(path), allow_pickle=False) as npz:
+        header = json.loads(npz["header"].tobytes().decode())
+        arrays = {k[2:]: npz[k] for k in npz.files if k.startswith("a_")}
+    return header, arrays

@@ -1,0 +1,1 @@
+"""Turning scores into per-user top-N lists."""

@@ -1,0 +1,106 @@
+"""Block-wise top-N: score a block of users, mask what they rated, partial top-k.
+
+Ranking rule (deterministic): higher score first; equal scores by smaller item index (= smaller
+raw item id). Scores that are NaN or -inf mean "cannot score" and are never recommended, so a
+user gets ``min(n, number of scorable unseen items)`` rows and never a sentinel row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+ScoreBlock = Callable[[np.ndarray], np.ndarray]
+"""Maps user indices (length b) to a new dense float array of scores (b x n_items).
+
+It must return a fresh array (it is masked in place) or a read-only view (it is then copied)."""
+
+SCORE_BUDGET = 1 << 22
+"""Scores held at once per block (4M float64 = 32 MiB), whatever the catalogue size."""
+
+
+@dataclass(frozen=True)
+class TopN:
+    """Top-N lists in index space: parallel arrays ordered by user (as given), then rank."""
+
+    users: np.ndarray
+    ranks: np.ndarray
+    items: np.ndarray
+    scores: np.ndarray
+
+
+def auto_block_size(n_items: int, budget: int = SCORE_BUDGET) -> int:
+    """Users per block so that one block of scores holds about ``budget`` values."""
+    return max(1, budget // max(n_items, 1))
+
+
+def user_blocks(users: np.ndarray, block_size: int) -> Iterator[np.ndarray]:
+    """Consecutive slices of ``users`` of at most ``block_size``."""
+    for start in range(0, len(users), block_size):
+        yield users[start : start + block_size]
+
+
+def mask_seen(scores: np.ndarray, seen: sp.csr_matrix, block: np.ndarray) -> np.ndarray:
+    """Set the scores of items each user in ``block`` has rated to -inf (in place)."""
+    rows = seen[block]
+    counts = np.diff(rows.indptr)
+    scores[np.repeat(np.arange(len(block)), counts), rows.indices] = -np.inf
+    return scores
+
+
+def top_k_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row, the ``k`` best finite scores: (row, col, score), ordered by row then rank.
+
+    Uses ``np.partition`` to find each row's k-th best value, keeps every entry at least that
+    good (ties included), then sorts only those by (-score, column) and cuts at ``k``.
+    """
+    b, m = scores.shape
+    k = min(k, m)
+    if k == 0 or b == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, np.empty(0, dtype=np.float64)
+    scores = np.where(np.isnan(scores), -np.inf, scores)
+    kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1]
+    keep = (scores >= kth[:, None]) & np.isfinite(scores)
+    rows, cols = np.nonzero(keep)
+    vals = scores[rows, cols]
+    order = np.lexsort((cols, -vals, rows))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    starts = np.searchsorted(rows, np.arange(b))
+    rank = np.arange(len(rows)) - starts[rows]
+    first_k = rank < k
+    return rows[first_k], cols[first_k], vals[first_k]
+
+
+def block_topn(
+    score_block: ScoreBlock,
+    seen: sp.csr_matrix,
+    users: np.ndarray,
+    n: int,
+    block_size: int | None = None,
+) -> TopN:
+    """Top-``n`` unseen items for each user index in ``users``, one block of users at a time.
+
+    ``seen`` is the users x items CSR of training interactions (its rows are masked); scores
+    come from ``score_block``. Memory is one block of scores, never users x items.
+    """
+    users = np.asarray(users, dtype=np.int64)
+    block_size = block_size or auto_block_size(seen.shape[1])
+    parts: list[tuple[np.ndarray, ...]] = []
+    for block in user_blocks(users, block_size):
+        scores = np.asarray(score_block(block), dtype=np.float64)
+        if not scores.flags.writeable:
+            scores = scores.copy()
+        mask_seen(scores, seen, block)
+        rows, cols, vals = top_k_rows(scores, n)
+        starts = np.searchsorted(rows, np.arange(len(block)))
+        ranks = np.arange(len(rows)) - starts[rows] + 1
+        parts.append((block[rows], ranks, cols, vals))
+    if not parts:
+        empty = np.empty(0, dtype=np.int64)
+        return TopN(empty, empty, empty, np.empty(0, dtype=np.float64))
+    u, r, i, s = (np.concatenate(col) for col in zip(*parts, strict=True))
+    return TopN(u, r.astype(np.int64), i.astype(np.int64), s)

@@ -1,0 +1,113 @@
+"""The contract every model passes. Subclass :class:`ModelContract` in a ``test_*.py`` module.
+
+    class TestPopularityContract(ModelContract):
+        @staticmethod
+        def make(**overrides): return Popularity(**overrides)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import polars as pl
+import pytest
+
+from recsys_core import NotFittedError, Recommender
+from tests.conftest import random_ratings
+
+
+class ModelContract:
+    """Shared contract tests; a subclass provides ``make`` (and may tune the class flags)."""
+
+    scores_all_items: ClassVar[bool] = True
+    """The model scores every unseen item, so each user gets exactly min(n, candidates)."""
+
+    predicts_ratings: ClassVar[bool] = True
+    """``predict`` returns finite rating estimates within the training rating range."""
+
+    @staticmethod
+    def make(**overrides) -> Recommender:  # pragma: no cover - provided by subclasses
+        raise NotImplementedError
+
+    def fitted(self, frame: pl.DataFrame | None = None) -> Recommender:
+        return self.make().fit(random_ratings() if frame is None else frame)
+
+    def test_fit_returns_self_and_unfitted_raises(self, ratings):
+        model = self.make()
+        with pytest.raises(NotFittedError):
+            model.recommend(5)
+        with pytest.raises(NotFittedError):
+            model.predict(ratings)
+        assert model.fit(ratings) is model
+
+    def test_recommend_invariants(self, ratings):
+        n = 7
+        recs = self.make().fit(ratings).recommend(n)
+        assert recs.columns == ["user_id", "rank", "item_id", "score"]
+        seen = recs.join(ratings, on=["user_id", "item_id"], how="inner")
+        assert seen.height == 0, "recommended an item the user rated"
+        assert recs.select(pl.struct("user_id", "item_id").is_duplicated().any()).item() is False
+        assert np.isfinite(recs.get_column("score").to_numpy()).all()
+        per_user = recs.group_by("user_id").agg(
+            pl.len().alias("n"), pl.col("rank").min().alias("lo"), pl.col("rank").max().alias("hi")
+        )
+        assert (per_user["lo"] == 1).all() and (per_user["hi"] == per_user["n"]).all()
+        scores_sorted = recs.group_by("user_id").agg(pl.col("score").diff().drop_nulls().max())
+        assert (scores_sorted["score"].fill_null(0) <= 1e-12).all(), "scores not descending"
+        if self.scores_all_items:
+            n_items = ratings.get_column("item_id").n_unique()
+            rated = ratings.group_by("user_id").agg(pl.len().alias("r"))
+            expect = rated.with_columns(
+                pl.min_horizontal(pl.lit(n), n_items - pl.col("r")).alias("want")
+            )
+            got = expect.join(per_user, on="user_id", how="left").fill_null(0)
+            assert (got["n"] == got["want"]).all(), "a user got fewer than min(n, candidates)"
+
+    def test_deterministic_and_order_independent(self, ratings):
+        a = self.make().fit(ratings)
+        b = self.make().fit(ratings.sample(fraction=1.0, shuffle=True, seed=3))
+        assert a.recommend(5).equals(b.recommend(5))
+        np.testing.assert_array_equal(a.predict(ratings), b.predict(ratings))
+
+    def test_batch_equals_single_user_and_block_size(self, ratings):
+        model = self.make().fit(ratings)
+        full = model.recommend(5)
+        users = full.get_column("user_id").unique().sort().to_list()[:4]
+        for user in users:
+            single = model.recommend(5, users=[user])
+            assert single.equals(full.filter(pl.col("user_id") == user))
+        assert model.recommend(5, block_size=3).equals(full)
+
+    def test_predict_shape_and_unknowns(self, ratings):
+        model = self.make().fit(ratings)
+        pairs = pl.concat(
+            [
+                ratings.select("user_id", "item_id").head(5),
+                pl.DataFrame({"user_id": [10_000, 1], "item_id": [101, 99_999]}),
+            ]
+        )
+        est = model.predict(pairs)
+        assert est.shape == (pairs.height,)
+        if self.predicts_ratings:
+            lo, hi = ratings["rating"].min(), ratings["rating"].max()
+            assert np.isfinite(est).all()
+            assert ((est >= lo - 1e-9) & (est <= hi + 1e-9)).all()
+        assert model.recommend(3, users=[10_000]).height == 0
+
+    def test_save_load_round_trip(self, ratings, tmp_path: Path):
+        model = self.make().fit(ratings)
+        path = model.save(tmp_path / "model.npz")
+        loaded = type(model).load(path)
+        assert type(loaded) is type(model)
+        assert loaded.params == model.params
+        assert loaded.recommend(5).equals(model.recommend(5))
+        np.testing.assert_array_equal(loaded.predict(ratings), model.predict(ratings))
+        assert Recommender.load(path).recommend(5).equals(model.recommend(5))
+
+    def test_string_ids(self):
+        frame = random_ratings(string_ids=True)
+        recs = self.make().fit(frame).recommend(3)
+        assert recs.schema["user_id"] == pl.String and recs.schema["item_id"] == pl.String
+        assert recs.join(frame, on=["user_id", "item_id"], how="inner").height == 0
