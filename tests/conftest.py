@@ -13,7 +13,11 @@ ML100K = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-10
 
 
 def random_ratings(
-    n_users: int = 30, n_items: int = 40, density: float = 0.3, seed: int = 0, string_ids: bool = False
+    n_users: int = 30,
+    n_items: int = 40,
+    density: float = 0.3,
+    seed: int = 0,
+    string_ids: bool = False,
 ) -> pl.DataFrame:
     """A small random ratings frame (integer ratings 1..5, distinct pairs, timestamps)."""
     rng = np.random.default_rng(seed)
@@ -50,6 +54,6 @@ def ml100k() -> pl.DataFrame:
     """MovieLens 100k as a ratings frame (skips when the shared data is absent)."""
     if not ML100K.exists():
         pytest.skip("ml-100k not available")
-    from recsys_core.data.readers import read_ratings
+    from recsys_core.data.validate import ingest
 
-    return read_ratings(ML100K).ratings
+    return ingest([ML100K]).ratings

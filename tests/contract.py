@@ -1,8 +1,8 @@
 """The contract every model passes. Subclass :class:`ModelContract` in a ``test_*.py`` module.
 
-    class TestPopularityContract(ModelContract):
-        @staticmethod
-        def make(**overrides): return Popularity(**overrides)
+class TestPopularityContract(ModelContract):
+    @staticmethod
+    def make(**overrides): return Popularity(**overrides)
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ def test_window_counts_only_recent_ratings():
 
 
 def test_bad_params_name_the_parameter():
-    with pytest.raises(ConfigError, match="window_day.*window_days"):
+    with pytest.raises(ConfigError, match=r"window_day.*window_days"):
         Popularity(window_day=3)
     with pytest.raises(ConfigError, match="'damping'"):
         Popularity(damping=-1)

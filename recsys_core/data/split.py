@@ -34,9 +34,7 @@ def _by_mask(ratings: pl.DataFrame, test_mask: np.ndarray) -> Split:
     return Split(ratings.filter(~mask), ratings.filter(mask))
 
 
-def random_split(
-    ratings: pl.DataFrame, test_fraction: float = 0.2, random_state: int = 0
-) -> Split:
+def random_split(ratings: pl.DataFrame, test_fraction: float = 0.2, random_state: int = 0) -> Split:
     """Seeded random split: exactly ``round(n * test_fraction)`` rows go to test."""
     require(0 < test_fraction < 1, "test_fraction", test_fraction, "in (0, 1)")
     ratings = canonical(ratings)

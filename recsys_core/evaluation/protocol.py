@@ -46,7 +46,9 @@ def evaluate(
     if np.isfinite(estimates).any():
         scored = np.isfinite(estimates)
         if not scored.all():
-            log.warning("%s could not score %d of %d test pairs", name, (~scored).sum(), len(scored))
+            log.warning(
+                "%s could not score %d of %d test pairs", name, (~scored).sum(), len(scored)
+            )
         actual = test.get_column("rating").to_numpy()
         rows += [
             ("rmse", None, rmse(actual[scored], estimates[scored])),
@@ -54,7 +56,9 @@ def evaluate(
         ]
     users = relevant_items(test, threshold).get_column("user_id").unique()
     recs = model.recommend(n=k, users=users)
-    rows += [(metric, k, value) for metric, value in ranking_metrics(recs, test, k, threshold).items()]
+    rows += [
+        (metric, k, value) for metric, value in ranking_metrics(recs, test, k, threshold).items()
+    ]
     rows.append(("coverage", k, catalog_coverage(recs, model.data.n_items)))
     return metrics_frame(name, rows)
 

@@ -31,7 +31,6 @@ from recsys_core.models.storage import read_npz, write_npz
 from recsys_core.params import as_dict, build_params
 from recsys_core.ranking.topn import TopN, block_topn
 
-
 _REGISTRY: dict[str, type[Recommender]] = {}
 
 
@@ -66,7 +65,9 @@ class Recommender(ABC):
         return self._data is not None
 
     # -- the contract -------------------------------------------------------------------------
-    def fit(self, ratings: pl.DataFrame, *, rating_scale: tuple[float, float] | None = None) -> Self:
+    def fit(
+        self, ratings: pl.DataFrame, *, rating_scale: tuple[float, float] | None = None
+    ) -> Self:
         """Fit on ``ratings`` (``user_id, item_id, rating[, timestamp]``, one row per pair)."""
         data = RatingData.from_frame(ratings, rating_scale)
         self._data = None

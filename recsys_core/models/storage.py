@@ -13,7 +13,9 @@ import numpy as np
 FORMAT_VERSION = 1
 
 
-def write_npz(path: str | os.PathLike, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
+def write_npz(
+    path: str | os.PathLike, header: dict[str, Any], arrays: dict[str, np.ndarray]
+) -> Path:
     """Write ``arrays`` and a JSON ``header`` to ``path`` atomically (temp file, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

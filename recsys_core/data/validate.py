@@ -1,0 +1,142 @@
+"""From parsed files to one validated ratings frame plus a quarantine table.
+
+Rules, in order:
+
+1. Rows breaking a row rule (:mod:`recsys_core.data.rules`) go to quarantine with their reason.
+2. Ids: if every user id (resp. item id) across all files is a plain integer (no sign, no
+   leading zero, at most 18 digits), the column becomes Int64; otherwise it stays a String, so
+   ids like ``007`` or ``u42`` are kept exactly as written.
+3. Duplicated ``(user, item)`` pairs: the rating with the latest timestamp wins (a rating
+   without a timestamp loses to one with); ties, or both missing, go to the later position
+   (later file in the order given, then later line). Each
+   superseded row goes to quarantine with reason ``duplicate (user, item): superseded by
+   file:line``. Superseded duplicates are not *bad* rows: they do not count toward the
+   bad-row fraction.
+4. If bad rows exceed ``max_bad_fraction`` of the data rows read, :class:`DataError` is raised
+   with the counts, the commonest reasons and the first examples; nothing is returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from recsys_core.data.readers import Reader, read_ratings
+from recsys_core.data.rules import QUARANTINE_SCHEMA, ParsedFile
+from recsys_core.errors import DataError
+from recsys_core.params import require
+
+log = logging.getLogger(__name__)
+
+RATINGS_SCHEMA_COLUMNS = ("user_id", "item_id", "rating", "timestamp")
+INT_ID = r"^(0|[1-9][0-9]{0,17})$"
+DUPLICATE_REASON = "duplicate (user, item): superseded by "
+
+
+@dataclass(frozen=True)
+class Validated:
+    """Validated ratings (one row per pair) and every row set aside, with counts."""
+
+    ratings: pl.DataFrame
+    quarantine: pl.DataFrame
+    counts: dict[str, int]
+
+
+def ingest(
+    paths: Sequence[str | os.PathLike],
+    reader: Reader | None = None,
+    max_bad_fraction: float = 0.05,
+) -> Validated:
+    """Read every file in ``paths`` (in that order) and :func:`validate` them together."""
+    return validate([read_ratings(p, reader) for p in paths], max_bad_fraction)
+
+
+def validate(parsed: Sequence[ParsedFile], max_bad_fraction: float = 0.05) -> Validated:
+    """Combine parsed files (in the given order) into validated ratings; see module rules."""
+    require(0 <= max_bad_fraction <= 1, "max_bad_fraction", max_bad_fraction, "in [0, 1]")
+    good = (
+        pl.concat(
+            [
+                p.good.with_columns(pl.lit(k, pl.Int32).alias("_file_no"))
+                for k, p in enumerate(parsed)
+            ]
+        )
+        if parsed
+        else None
+    )
+    bad = pl.concat([p.quarantine for p in parsed]) if parsed else _empty_quarantine()
+    n_rows = sum(p.n_rows for p in parsed)
+    counts = {
+        "files": len(parsed),
+        "rows_read": n_rows,
+        "blank_lines": sum(p.n_blank for p in parsed),
+        "bad_rows": bad.height,
+    }
+    _check_bad_fraction(bad, n_rows, max_bad_fraction)
+    if good is None or good.height == 0:
+        raise DataError(f"no usable ratings in {len(parsed)} file(s) ({bad.height} bad rows)")
+    good = good.with_columns(_typed_id("user_id", good), _typed_id("item_id", good))
+    ratings, superseded = _resolve_duplicates(good)
+    counts |= {"duplicates_superseded": superseded.height, "ratings": ratings.height}
+    quarantine = pl.concat([bad, superseded]).sort(["file", "line"])
+    if quarantine.height:
+        log.warning("quarantined %d row(s): %s", quarantine.height, counts)
+    return Validated(ratings, quarantine, counts)
+
+
+def _empty_quarantine() -> pl.DataFrame:
+    return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+
+
+def _typed_id(column: str, good: pl.DataFrame) -> pl.Expr:
+    ids = good.get_column(column)
+    if ids.len() and ids.str.contains(INT_ID).all():
+        return pl.col(column).cast(pl.Int64)
+    return pl.col(column)
+
+
+def _check_bad_fraction(bad: pl.DataFrame, n_rows: int, limit: float) -> None:
+    if n_rows == 0 or bad.height / n_rows <= limit:
+        return
+    reasons = (
+        bad.with_columns(pl.col("reason").str.replace(r":.*$", ""))
+        .group_by("reason")
+        .len()
+        .sort(["len", "reason"], descending=[True, False])
+        .head(3)
+    )
+    top = "; ".join(f"{r} ({n})" for r, n in reasons.iter_rows())
+    first = "; ".join(f"{f}:{ln}: {r}" for f, ln, r, _ in bad.head(3).iter_rows())
+    raise DataError(
+        f"{bad.height} of {n_rows} rows are bad ({bad.height / n_rows:.1%} > "
+        f"max_bad_fraction {limit:.1%}); commonest: {top}; first: {first}"
+    )
+
+
+def _resolve_duplicates(good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    order = ["timestamp", "_file_no", "line"]
+    ranked = good.sort(order, nulls_last=False).with_columns(
+        (
+            pl.int_range(pl.len()).over("user_id", "item_id")
+            == pl.len().over("user_id", "item_id") - 1
+        ).alias("_wins"),
+        pl.format("{}:{}", pl.col("file").last(), pl.col("line").last())
+        .over("user_id", "item_id")
+        .alias("_winner"),
+    )
+    ratings = (
+        ranked.filter(pl.col("_wins")).select(RATINGS_SCHEMA_COLUMNS).sort(["user_id", "item_id"])
+    )
+    superseded = ranked.filter(~pl.col("_wins")).select(
+        "file",
+        "line",
+        (pl.lit(DUPLICATE_REASON) + pl.col("_winner")).alias("reason"),
+        pl.format(
+            "{},{},{},{}", "user_id", "item_id", "rating", pl.col("timestamp").fill_null("")
+        ).alias("raw"),
+    )
+    return ratings, superseded.cast(QUARANTINE_SCHEMA)
