@@ -232,3 +232,11 @@ def _read_parquet(path: Path) -> pl.DataFrame:
         pl.lit(None, dtype=pl.String).alias("reason"),
     )
     return rules.typed(out)
+
+
+def raw_files(folder: str | os.PathLike) -> list[Path]:
+    """Raw rating files in ``folder``, sorted by name; hidden and temporary files are skipped."""
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith("."))

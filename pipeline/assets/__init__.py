@@ -1,0 +1,1 @@
+"""The asset graph, one module per layer: ingest -> split -> models -> evaluation -> publish."""

@@ -1,0 +1,73 @@
+"""Publish layer: this run's lists (staged, checked) -> the live table downstream reads.
+
+``recommendations`` writes the candidate table to the warehouse; blocking checks run on it;
+only if they pass does ``published_recommendations`` copy it to
+``published/history/<run_id>/`` and atomically replace ``published/recommendations.parquet``
+(and ``published/metrics.parquet``). A failed check leaves yesterday's table live.
+"""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+import polars as pl
+
+from pipeline.assets.ingest import OWNERS
+from pipeline.config import TopNConfig
+from pipeline.metadata import data_version, table_metadata
+from pipeline.resources import DataRoot
+from recsys_core import Recommender
+from recsys_core.publish.files import copy_atomic, write_json_atomic, write_parquet_atomic
+from recsys_core.publish.table import PUBLISHED_COLUMNS, published_table
+
+GROUP = "publish"
+STAGED = "recommendations.parquet"
+STAGED_INFO = "recommendations.json"
+
+
+@dg.asset(
+    deps=["popularity_model", "evaluation"],
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"polars", "parquet"},
+    code_version="1",
+    description="This run's per-user top-N lists from the production models, staged in the "
+    "warehouse for the blocking checks before publishing.",
+)
+def recommendations(
+    context: dg.AssetExecutionContext, config: TopNConfig, data_root: DataRoot
+) -> dg.MaterializeResult:
+    model = Recommender.load(data_root.model("popularity.npz"))
+    recs = model.recommend(n=config.n)
+    table = published_table(recs, "popularity", context.run.run_id, datetime.now(UTC))
+    out = write_parquet_atomic(table, data_root.warehouse(STAGED))
+    write_json_atomic({"n": config.n, "run_id": context.run.run_id}, data_root.warehouse(STAGED_INFO))
+    return dg.MaterializeResult(
+        metadata={**table_metadata(table, out), "users": recs["user_id"].n_unique(), "n": config.n},
+        data_version=data_version(out),
+    )
+
+
+@dg.asset(
+    deps=[recommendations],
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"parquet"},
+    code_version="1",
+    description="The live table downstream systems read: "
+    "$RECSYS_DATA_DIR/published/recommendations.parquet (" + ", ".join(PUBLISHED_COLUMNS) + "), "
+    "replaced atomically; each run's copy kept under published/history/<run_id>/.",
+)
+def published_recommendations(data_root: DataRoot) -> dg.MaterializeResult:
+    staged = data_root.warehouse(STAGED)
+    run_id = pl.read_parquet(staged, columns=["run_id"]).get_column("run_id").unique().item()
+    history = data_root.published("history", run_id, "recommendations.parquet")
+    copy_atomic(staged, history)
+    copy_atomic(data_root.warehouse("metrics.parquet"), history.with_name("metrics.parquet"))
+    live = copy_atomic(history, data_root.published("recommendations.parquet"))
+    copy_atomic(history.with_name("metrics.parquet"), data_root.published("metrics.parquet"))
+    write_json_atomic({"run_id": run_id}, data_root.published("CURRENT.json"))
+    table = pl.read_parquet(live)
+    return dg.MaterializeResult(
+        metadata={**table_metadata(table, live), "run_id": run_id},
+        data_version=data_version(live),
+    )

@@ -1,0 +1,25 @@
+"""Materialization metadata shared by the assets: row counts, schema, URI, data version."""
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from recsys_core.publish.files import sha256_file
+
+
+def table_metadata(frame: pl.DataFrame, path: Path) -> dict[str, Any]:
+    """Row count, column schema and location of a table written to ``path``."""
+    return {
+        "dagster/row_count": frame.height,
+        "dagster/column_schema": dg.TableSchema(
+            columns=[dg.TableColumn(name, str(dtype)) for name, dtype in frame.schema.items()]
+        ),
+        "dagster/uri": str(path),
+    }
+
+
+def data_version(*paths: Path) -> dg.DataVersion:
+    """Content hash of files: an unchanged output leaves downstream assets fresh."""
+    return dg.DataVersion(":".join(sha256_file(p)[:16] for p in paths))

@@ -1,0 +1,83 @@
+"""Atomic file writes: a reader sees the old file or the new one, never a partial one."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+TMP_MARK = ".tmp-"
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary sibling of ``path``, fsync it, then rename over."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f"{TMP_MARK}{path.name}.")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_parquet_atomic(frame: pl.DataFrame, path: str | os.PathLike) -> Path:
+    """Write ``frame`` as Parquet at ``path`` atomically."""
+    return _atomic(Path(path), lambda tmp: frame.write_parquet(tmp, statistics=True))
+
+
+def write_csv_atomic(frame: pl.DataFrame, path: str | os.PathLike) -> Path:
+    """Write ``frame`` as CSV with a header at ``path`` atomically."""
+    return _atomic(Path(path), lambda tmp: frame.write_csv(tmp))
+
+
+def write_json_atomic(value: Any, path: str | os.PathLike) -> Path:
+    """Write ``value`` as pretty JSON at ``path`` atomically."""
+    text = json.dumps(value, indent=2, sort_keys=True, default=str)
+    return _atomic(Path(path), lambda tmp: tmp.write_text(text + "\n"))
+
+
+def copy_atomic(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """Copy ``src`` to ``dst`` atomically."""
+    return _atomic(Path(dst), lambda tmp: shutil.copyfile(src, tmp))
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
+    """Delete temporary files left by an interrupted write in ``folder`` (recursively)."""
+    removed = []
+    root = Path(folder)
+    if root.exists():
+        for tmp in root.rglob(f"{TMP_MARK}*"):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed

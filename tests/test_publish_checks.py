@@ -1,0 +1,47 @@
+"""The check functions behind the blocking asset checks catch each kind of bad table."""
+
+import polars as pl
+
+from recsys_core.publish.checks import ratings_problems, recommendation_problems
+
+RATINGS = pl.DataFrame(
+    {
+        "user_id": [1, 1, 2, 2],
+        "item_id": [10, 11, 10, 12],
+        "rating": [4.0, 3.0, 5.0, 1.0],
+        "timestamp": [1, 2, 3, 4],
+    }
+)
+
+
+def recs(rows):
+    return pl.DataFrame(rows, schema=["user_id", "rank", "item_id", "score"], orient="row")
+
+
+GOOD = recs([(1, 1, 12, 2.0), (2, 1, 11, 1.0)])
+
+
+def test_good_tables_pass():
+    assert ratings_problems(RATINGS, (1, 5)) == {}
+    assert recommendation_problems(GOOD, RATINGS, n=5) == {}  # each user has 1 candidate
+
+
+def test_ratings_problems():
+    assert set(ratings_problems(RATINGS, (2, 5))) == {"rating_range"}
+    dup = pl.concat([RATINGS, RATINGS.head(1)])
+    assert set(ratings_problems(dup, (1, 5))) == {"duplicate_pairs"}
+    assert set(ratings_problems(RATINGS.drop("timestamp"), (1, 5))) == {"schema"}
+
+
+def test_recommendation_problems_each_kind():
+    cases = {
+        "rows_per_user": recs([(1, 1, 12, 2.0)]),
+        "already_rated": recs([(1, 1, 10, 2.0), (2, 1, 11, 1.0)]),
+        "ranks": recs([(1, 2, 12, 2.0), (2, 1, 11, 1.0)]),
+        "finite_scores": recs([(1, 1, 12, float("nan")), (2, 1, 11, 1.0)]),
+        "unknown_ids": recs([(1, 1, 12, 2.0), (2, 1, 11, 1.0), (9, 1, 10, 1.0)]),
+    }
+    for name, table in cases.items():
+        assert name in recommendation_problems(table, RATINGS, n=5), name
+    doubled = recs([(1, 1, 12, 2.0), (1, 2, 12, 1.0), (2, 1, 11, 1.0)])
+    assert "distinct_items" in recommendation_problems(doubled, RATINGS, n=5)
