@@ -2,12 +2,18 @@
 
 from recsys_core.errors import ConfigError, DataError, DataWarning, NotFittedError, RecsysError
 from recsys_core.models.base import Recommender
+from recsys_core.models.baseline import BaselineOnly
+from recsys_core.models.knn import KNNBaseline, KNNBasic, KNNWithMeans
 from recsys_core.models.popularity import Popularity
 
 __all__ = [
+    "BaselineOnly",
     "ConfigError",
     "DataError",
     "DataWarning",
+    "KNNBaseline",
+    "KNNBasic",
+    "KNNWithMeans",
     "NotFittedError",
     "Popularity",
     "Recommender",

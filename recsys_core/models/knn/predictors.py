@@ -1,0 +1,218 @@
+"""KNNBasic, KNNWithMeans, KNNBaseline: Surprise's neighbourhood rating predictors.
+
+Notation (Surprise's, item-based; swap users and items when ``user_based``): ``N^k_u(i)`` are the
+``k`` items most similar to i among those u rated, counting only positive similarities (ties in
+similarity: smaller item index, i.e. smaller raw id, first); ``mu_i`` is item i's mean rating;
+``b_ui = mu + b_u + b_i`` the baseline (:mod:`recsys_core.models.baseline`).
+
+- ``KNNBasic``:      ``r_hat = sum_j sim(i, j) r_uj / sum_j sim(i, j)``
+- ``KNNWithMeans``:  ``r_hat = mu_i + sum_j sim(i, j) (r_uj - mu_j) / sum_j sim(i, j)``
+- ``KNNBaseline``:   ``r_hat = b_ui + sum_j sim(i, j) (r_uj - b_uj) / sum_j sim(i, j)``
+
+with j over ``N^k_u(i)``. With fewer than ``min_k`` neighbours, KNNBasic predicts the global mean
+``mu`` and the others drop the weighted term (``mu_i`` or ``b_ui``). An unknown user or item gives
+``mu`` (KNNBaseline: ``mu`` plus the known bias, as Surprise's code does). Estimates are clipped
+to the rating scale.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+
+from recsys_core.data.ids import RatingData
+from recsys_core.models.base import Recommender
+from recsys_core.models.baseline import baseline_estimates, compute_baselines
+from recsys_core.models.knn.neighbors import pair_chunks, top_k_mask
+from recsys_core.models.knn.options import KNNParams
+from recsys_core.models.knn.ranking import explain_rows, rank_scores
+from recsys_core.models.knn.similarities import similarity_matrix
+
+
+class KNNBase(Recommender):
+    """Shared fitting, neighbourhood search, ranking and persistence of the KNN models."""
+
+    Params = KNNParams
+    uses_baselines = False
+
+    # -- fitting --------------------------------------------------------------------------------
+    def _fit(self, data: RatingData, ratings: pl.DataFrame) -> None:
+        p, opts = self.params, self.params.sim_options
+        m = data.user_items
+        self.mu_ = data.global_mean
+        x = _sorted(m if opts.user_based else m.T.tocsr())
+        self.bu_ = self.bi_ = np.empty(0)
+        residuals = None
+        if self.uses_baselines or opts.name == "pearson_baseline":
+            self.bu_, self.bi_ = compute_baselines(m, self.mu_, p.bsl_options)
+            b_x, b_y = self._switch(self.bu_, self.bi_)
+            rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
+            residuals = x.data - ((self.mu_ + b_y[x.indices]) + b_x[rows])
+        self.means_ = _row_means(x)
+        fitted = similarity_matrix(
+            x,
+            opts,
+            residuals=residuals,
+            max_neighbors=p.max_neighbors,
+            rank_k=p.k,
+            rank_shrinkage=p.rank_shrinkage,
+            block_size=p.block_size,
+            n_threads=p.n_threads,
+        )
+        self.sim_, self.rank_ = fitted.sim, fitted.rank
+        self.rank_cache_: dict[str, sp.csr_matrix] = {}
+
+    def _switch(self, u_stuff, i_stuff):
+        """``(x_stuff, y_stuff)``: users first when user-based, items first otherwise."""
+        return (u_stuff, i_stuff) if self.params.sim_options.user_based else (i_stuff, u_stuff)
+
+    def _y_by_x(self, data: RatingData | None = None) -> sp.csr_matrix:
+        """Ratings as y x x' (item-based: users x items), sorted indices."""
+        m = (data or self.data).user_items
+        return _sorted(m.T.tocsr()) if self.params.sim_options.user_based else m
+
+    # -- predictions ----------------------------------------------------------------------------
+    def _predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        return self._details(users, items)[0]
+
+    def predict_details(self, pairs: pl.DataFrame) -> pl.DataFrame:
+        """Estimates with their neighbourhood: ``user_id, item_id, estimate, n_neighbors,
+        fallback`` (``fallback``: unknown user or item, or fewer than ``min_k`` neighbours, so
+        the estimate is the global mean, mean or baseline; Surprise's ``was_impossible`` for
+        KNNBasic)."""
+        u, i = self.data.index_pairs(pairs)
+        est, n_nb, fallback = self._details(u, i)
+        return pairs.select("user_id", "item_id").with_columns(
+            pl.Series("estimate", est, dtype=pl.Float64),
+            pl.Series("n_neighbors", n_nb, dtype=pl.Int32),
+            pl.Series("fallback", fallback, dtype=pl.Boolean),
+        )
+
+    def _details(self, users: np.ndarray, items: np.ndarray):
+        known = (users >= 0) & (items >= 0)
+        x, y = self._switch(users[known], items[known])
+        sum_sim, sum_dev, count = self._neighborhood_sums(x, y)
+        enough = (count >= self.params.min_k) & (sum_sim > 0)
+        est = self._unknown(users, items)
+        est[known] = self._combine(x, y, users[known], items[known], sum_sim, sum_dev, enough)
+        n_nb = np.zeros(len(users), dtype=np.int64)
+        n_nb[known] = count
+        fallback = np.ones(len(users), dtype=bool)
+        fallback[known] = ~enough
+        lo, hi = self.data.rating_scale
+        return np.clip(est, lo, hi), n_nb, fallback
+
+    def _neighborhood_sums(self, x: np.ndarray, y: np.ndarray):
+        """Per pair: ``sum sim``, ``sum sim * deviation`` and the count over ``N^k``."""
+        sum_sim, sum_dev = np.zeros(len(x)), np.zeros(len(x))
+        count = np.zeros(len(x), dtype=np.int64)
+        for ent in pair_chunks(self.sim_, self._y_by_x(), x, y):
+            n = len(ent.pairs)
+            top = ent.subset(top_k_mask(ent.seg, ent.sims, n, self.params.k))
+            dev = self._deviation(top.cols, top.values, y[ent.pairs][top.seg])
+            sum_sim[ent.pairs] = np.bincount(top.seg, weights=top.sims, minlength=n)
+            sum_dev[ent.pairs] = np.bincount(top.seg, weights=top.sims * dev, minlength=n)
+            count[ent.pairs] = np.bincount(top.seg, minlength=n)
+        return sum_sim, sum_dev, count
+
+    def _unknown(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Estimates for pairs with an unknown user or item: the global mean."""
+        return np.full(len(users), self.mu_)
+
+    def _deviation(self, nb: np.ndarray, r: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """What a neighbour ``nb`` with rating ``r`` of ``y`` contributes (weighted by sim)."""
+        raise NotImplementedError
+
+    def _combine(self, x, y, users, items, sum_sim, sum_dev, enough) -> np.ndarray:
+        raise NotImplementedError
+
+    # -- ranking and explanations ---------------------------------------------------------------
+    def score_users(self, users: np.ndarray) -> np.ndarray:
+        """Ranking scores (see :mod:`recsys_core.models.knn.ranking`); NaN = no evidence."""
+        return rank_scores(self, users)
+
+    def explain(self, recs: pl.DataFrame, n: int = 3) -> pl.DataFrame:
+        """``recs`` plus ``because``: for each (user, item) row, the user's rated items that
+        contributed most to its ranking score (at most ``n`` ids, largest contribution first;
+        user-based: the most contributing neighbour users)."""
+        return explain_rows(self, recs, n)
+
+    # -- persistence ----------------------------------------------------------------------------
+    def _state(self) -> dict[str, np.ndarray]:
+        out = {"mu": np.asarray(self.mu_), "bu": self.bu_, "bi": self.bi_, "means": self.means_}
+        for name in ("sim", "rank"):
+            m = getattr(self, f"{name}_")
+            out |= {
+                f"{name}_data": m.data,
+                f"{name}_indices": m.indices,
+                f"{name}_indptr": m.indptr,
+            }
+        return out
+
+    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+        self.mu_ = float(arrays["mu"])
+        self.bu_, self.bi_, self.means_ = arrays["bu"], arrays["bi"], arrays["means"]
+        n = len(self.means_)
+        for name in ("sim", "rank"):
+            parts = (arrays[f"{name}_data"], arrays[f"{name}_indices"], arrays[f"{name}_indptr"])
+            setattr(self, f"{name}_", sp.csr_matrix(parts, shape=(n, n)))
+        self.rank_cache_ = {}
+
+
+class KNNBasic(KNNBase):
+    """``r_hat_ui = sum_j sim(i, j) r_uj / sum_j sim(i, j)`` over ``N^k_u(i)`` (Surprise's
+    KNNBasic; see the module docstring). Too few neighbours: the global mean."""
+
+    def _deviation(self, nb, r, y):
+        return r
+
+    def _combine(self, x, y, users, items, sum_sim, sum_dev, enough):
+        out = np.full(len(x), self.mu_)
+        out[enough] = sum_dev[enough] / sum_sim[enough]
+        return out
+
+
+class KNNWithMeans(KNNBase):
+    """``r_hat_ui = mu_i + sum_j sim(i, j) (r_uj - mu_j) / sum_j sim(i, j)`` (Surprise's
+    KNNWithMeans; user-based: user means). Too few neighbours: ``mu_i``."""
+
+    def _deviation(self, nb, r, y):
+        return r - self.means_[nb]
+
+    def _combine(self, x, y, users, items, sum_sim, sum_dev, enough):
+        out = self.means_[x].copy()
+        out[enough] += sum_dev[enough] / sum_sim[enough]
+        return out
+
+
+class KNNBaseline(KNNBase):
+    """``r_hat_ui = b_ui + sum_j sim(i, j) (r_uj - b_uj) / sum_j sim(i, j)`` (Surprise's
+    KNNBaseline; best with ``pearson_baseline``). Too few neighbours: ``b_ui``."""
+
+    uses_baselines = True
+
+    def _unknown(self, users, items):
+        return baseline_estimates(self.bu_, self.bi_, self.mu_, users, items)
+
+    def _deviation(self, nb, r, y):
+        b_x, b_y = self._switch(self.bu_, self.bi_)
+        return r - ((self.mu_ + b_x[nb]) + b_y[y])
+
+    def _combine(self, x, y, users, items, sum_sim, sum_dev, enough):
+        out = (self.mu_ + self.bu_[users]) + self.bi_[items]
+        out[enough] += sum_dev[enough] / sum_sim[enough]
+        return out
+
+
+def _sorted(m: sp.csr_matrix) -> sp.csr_matrix:
+    m = sp.csr_matrix(m)
+    m.sort_indices()
+    return m
+
+
+def _row_means(x: sp.csr_matrix) -> np.ndarray:
+    """Mean of each row's ratings (every row has at least one: ids come from the ratings)."""
+    counts = np.diff(x.indptr)
+    rows = np.repeat(np.arange(x.shape[0]), counts)
+    return np.bincount(rows, weights=x.data, minlength=x.shape[0]) / np.maximum(counts, 1)

@@ -1,0 +1,211 @@
+"""Surprise's four similarity measures, between the rows of a ratings matrix, sparse, in blocks.
+
+Notation: x, x' are rows (items when item-based, users when user-based), y the other side,
+``Y_xx'`` the set of y that rated both, ``r_xy`` a rating. Every sum runs over ``Y_xx'`` only
+(Surprise's code: even the norms and means are restricted to the common raters).
+
+- ``cosine``: ``sum r_xy r_x'y / (sqrt(sum r_xy^2) * sqrt(sum r_x'y^2))``
+- ``msd``: ``1 / (msd + 1)`` with ``msd = (1 / |Y_xx'|) * sum (r_xy - r_x'y)^2``
+- ``pearson``: with ``n = |Y_xx'|``, ``(n sum r_xy r_x'y - sum r_xy sum r_x'y) /
+  sqrt((n sum r_xy^2 - (sum r_xy)^2) (n sum r_x'y^2 - (sum r_x'y)^2))``, i.e. the correlation
+  centred on the means over the common raters; 0 when the denominator is 0.
+- ``pearson_baseline``: with residuals ``d_xy = r_xy - b_xy`` (``b_xy = mu + b_x + b_y``),
+  ``rho = sum d_xy d_x'y / sqrt(sum d_xy^2 sum d_x'y^2)`` shrunk to
+  ``(|Y_xx'| - 1) / (|Y_xx'| - 1 + shrinkage) * rho``; ``min_support`` is at least 2.
+
+Pairs with ``|Y_xx'| < min_support`` get 0; ``sim(x, x) = 1``. Where Surprise would divide by zero
+(only possible with zero ratings or zero residuals, or ``min_support = 0``) the similarity is 0.
+
+Only positive similarities are stored: the predictors use only positive ones (a non-positive
+neighbour never counts), so dropping the rest changes no prediction.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+import scipy.sparse as sp
+
+from recsys_core.models.knn.corating import CoRating
+from recsys_core.models.knn.options import SimOptions
+from recsys_core.ranking.topn import top_k_rows
+
+log = logging.getLogger(__name__)
+
+SIM_BUDGET = 1 << 20
+"""Entries of the similarity matrix computed per block (rows x all rows), by default."""
+
+Sums = dict[str, np.ndarray]
+
+
+def cosine(freq: np.ndarray, s: Sums, opts: SimOptions) -> np.ndarray:
+    """``prods / sqrt(sqi * sqj)`` over common raters."""
+    return _div(s["prods"], np.sqrt(s["sqi"] * s["sqj"]))
+
+
+def msd(freq: np.ndarray, s: Sums, opts: SimOptions) -> np.ndarray:
+    """``1 / (sum (r_xy - r_x'y)^2 / freq + 1)``; the squared differences come from
+    ``sqi + sqj - 2 prods`` (exact for ratings on a half-point grid)."""
+    sq_diff = np.maximum(s["sqi"] + s["sqj"] - 2.0 * s["prods"], 0.0)
+    return 1.0 / (sq_diff / freq + 1.0)
+
+
+def pearson(freq: np.ndarray, s: Sums, opts: SimOptions) -> np.ndarray:
+    """Correlation over common raters from the raw sums, as Surprise computes it."""
+    num = freq * s["prods"] - s["si"] * s["sj"]
+    denum = np.sqrt((freq * s["sqi"] - s["si"] ** 2) * (freq * s["sqj"] - s["sj"] ** 2))
+    return _div(num, denum)
+
+
+def pearson_baseline(freq: np.ndarray, s: Sums, opts: SimOptions) -> np.ndarray:
+    """Residual correlation times ``(freq - 1) / (freq - 1 + shrinkage)``."""
+    sim = _div(s["prods"], np.sqrt(s["sqi"] * s["sqj"]))
+    return sim * ((freq - 1.0) / (freq - 1.0 + opts.shrinkage))
+
+
+MEASURES: dict[str, Callable[[np.ndarray, Sums, SimOptions], np.ndarray]] = {
+    "cosine": cosine,
+    "msd": msd,
+    "pearson": pearson,
+    "pearson_baseline": pearson_baseline,
+}
+
+RATING_SUMS = {"prods": ("r", "r"), "sqi": ("r2", "one"), "sqj": ("one", "r2")}
+NEEDS: dict[str, dict[str, tuple[str, str]]] = {
+    "cosine": RATING_SUMS,
+    "msd": RATING_SUMS,
+    "pearson": {**RATING_SUMS, "si": ("r", "one"), "sj": ("one", "r")},
+    "pearson_baseline": RATING_SUMS,
+}
+"""Sums each measure needs, as (left, right) operand names; for ``pearson_baseline`` the
+operand ``r`` holds residuals instead of ratings."""
+
+
+def _div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = num / den
+    out[~np.isfinite(out) | (den == 0)] = 0.0
+    return out
+
+
+def min_support(opts: SimOptions) -> int:
+    """The support below which a pair's similarity is 0 (Surprise forces >= 2 for
+    ``pearson_baseline``)."""
+    return max(2, opts.min_support) if opts.name == "pearson_baseline" else opts.min_support
+
+
+def auto_block_size(n_rows: int, budget: int = SIM_BUDGET) -> int:
+    """Rows per block so that a block holds about ``budget`` entries."""
+    return max(1, budget // max(n_rows, 1))
+
+
+@dataclass(frozen=True)
+class Neighborhoods:
+    """The fitted similarity matrices (both n x n CSR).
+
+    ``sim``: the positive similarities used by the predictors (diagonal 1; at most
+    ``max_neighbors`` off-diagonal entries per row when set). ``rank``: for ranking, each row's
+    ``rank_k`` largest support-shrunk similarities ``sim * freq / (freq + rank_shrinkage)``
+    (off-diagonal; independent of ``max_neighbors``).
+    """
+
+    sim: sp.csr_matrix
+    rank: sp.csr_matrix
+
+
+def similarity_matrix(
+    x: sp.csr_matrix,
+    opts: SimOptions,
+    *,
+    residuals: np.ndarray | None = None,
+    max_neighbors: int | None = None,
+    rank_k: int = 40,
+    rank_shrinkage: float = 100.0,
+    block_size: int | None = None,
+    n_threads: int | None = None,
+) -> Neighborhoods:
+    """Positive similarities between the rows of ``x``, and the ranking neighbourhoods.
+
+    ``x`` is CSR with sorted indices; ``residuals`` (aligned with ``x.data``) is required for
+    ``pearson_baseline``. With ``max_neighbors``, each row of ``sim`` keeps its
+    ``max_neighbors`` largest off-diagonal similarities (ties: smaller column first). Blocks of
+    ``block_size`` rows are computed by ``n_threads`` threads; neither changes the result.
+    """
+    values = x.data if opts.name != "pearson_baseline" else residuals
+    if values is None:
+        raise ValueError("pearson_baseline needs the baseline residuals")
+    co = CoRating(x, {"r": values, "r2": values**2})
+    n = x.shape[0]
+    size = block_size or auto_block_size(n)
+    bounds = [(s, min(s + size, n)) for s in range(0, n, size)]
+    work = partial(_block, co, opts, max_neighbors, rank_k, rank_shrinkage)
+    threads = max(1, min(n_threads or os.cpu_count() or 1, len(bounds)))
+    log.debug("%s similarities: %d rows, %d blocks, %d threads", opts.name, n, len(bounds), threads)
+    if threads > 1:
+        with ThreadPoolExecutor(threads) as pool:
+            parts = list(pool.map(work, bounds))
+    else:
+        parts = [work(b) for b in bounds]
+    sim, rank = (_stack([p[j] for p in parts], n) for j in (0, 1))
+    return Neighborhoods(sim, rank)
+
+
+def _stack(parts: list[sp.csr_matrix], n: int) -> sp.csr_matrix:
+    out = sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, 0))
+    return sp.csr_matrix(out, shape=(n, n))
+
+
+def _block(
+    co: CoRating,
+    opts: SimOptions,
+    max_neighbors: int | None,
+    rank_k: int,
+    rank_shrinkage: float,
+    bounds: tuple[int, int],
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    start, stop = bounds
+    freq = co.freq(start, stop)
+    sums = {name: co.sum(freq, a, b, start, stop) for name, (a, b) in NEEDS[opts.name].items()}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sim = MEASURES[opts.name](freq.data, sums, opts)
+    n_rows, n = stop - start, co.shape[0]
+    rows = np.repeat(np.arange(n_rows), np.diff(freq.indptr))
+    diag = freq.indices == rows + start
+    keep = (sim > 0) & (freq.data >= min_support(opts)) & ~diag
+    r, c, f = rows[keep], freq.indices[keep], freq.data[keep]
+    shrunk = sim[keep] * (f / (f + rank_shrinkage))
+    rank = _top_per_row(r, c, shrunk, bounds, n, rank_k, diagonal=False)
+    if max_neighbors is not None:
+        return _top_per_row(r, c, sim[keep], bounds, n, max_neighbors, diagonal=True), rank
+    sim[diag] = 1.0
+    keep |= diag
+    indptr = np.concatenate(([0], np.cumsum(np.bincount(rows[keep], minlength=n_rows))))
+    return sp.csr_matrix((sim[keep], freq.indices[keep], indptr), shape=(n_rows, n)), rank
+
+
+def _top_per_row(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    vals: np.ndarray,
+    bounds: tuple[int, int],
+    n: int,
+    k: int,
+    diagonal: bool,
+) -> sp.csr_matrix:
+    """Each row's ``k`` largest values (ties: smaller column), plus a diagonal of 1 if asked."""
+    start, stop = bounds
+    dense = np.full((stop - start, n), -np.inf)
+    dense[rows, cols] = vals
+    r, c, v = top_k_rows(dense, k)
+    del dense
+    if diagonal:
+        r = np.concatenate((r, np.arange(stop - start)))
+        c = np.concatenate((c, np.arange(start, stop)))
+        v = np.concatenate((v, np.ones(stop - start)))
+    return sp.csr_matrix((v, (r, c)), shape=(stop - start, n))
