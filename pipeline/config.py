@@ -1,36 +1,53 @@
-"""Per-run configuration of the assets (editable in the Dagster launchpad)."""
+"""Run settings as a Dagster resource: built-in defaults < project file < per-run overrides.
+
+The project file is ``$RECSYS_CONFIG`` if set (it must exist), else ``./recsys.yaml`` if present.
+Per-run overrides go in the launchpad (or ``--config``) under
+``resources: {settings: {config: {overrides: {...}}}}``, with the same shape as the file, e.g.
+``{topn: {n: 20}, models: {popularity: {window_days: 30}}}``.
+"""
+
+import os
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
+import yaml
 from pydantic import Field
 
+from recsys_core.errors import ConfigError
+from recsys_core.settings import Layer, Settings, resolve
 
-class IngestConfig(dg.Config):
-    """How raw files are read and how much bad input is tolerated."""
-
-    line_format: str | None = Field(
-        None, description="e.g. 'user item rating timestamp'; None = detect"
-    )
-    sep: str | None = Field(None, description="field separator; None = detect per file")
-    rating_scale: list[float] = Field([1.0, 5.0], description="[lowest, highest] valid rating")
-    skip_lines: int = Field(0, description="lines skipped at the top of each text file")
-    max_bad_fraction: float = Field(0.05, description="fail when more rows than this are bad")
+DEFAULT_FILE = "recsys.yaml"
 
 
-class SplitConfig(dg.Config):
-    """The evaluation split: seeded random hold-out."""
+class RecsysSettings(dg.ConfigurableResource):
+    """The layered settings every asset reads (see module docstring)."""
 
-    test_fraction: float = 0.2
-    random_state: int = 42
+    config_file: str = Field("", description="project file; '' = $RECSYS_CONFIG or ./recsys.yaml")
+    overrides: dict[str, Any] = Field({}, description="this run's settings, merged key by key")
 
+    def file_path(self) -> Path | None:
+        """The project file in force, or None."""
+        if self.config_file or os.environ.get("RECSYS_CONFIG"):
+            path = Path(self.config_file or os.environ["RECSYS_CONFIG"])
+            if not path.is_file():
+                raise ConfigError(f"config file {path} (RECSYS_CONFIG) does not exist")
+            return path
+        return Path(DEFAULT_FILE) if Path(DEFAULT_FILE).is_file() else None
 
-class EvaluationConfig(dg.Config):
-    """Ranking metrics at ``k`` with relevance = test rating >= ``threshold``."""
+    def layers(self) -> list[Layer]:
+        """The layers above the defaults, lowest first, each with the name errors use."""
+        layers: list[Layer] = []
+        path = self.file_path()
+        if path is not None:
+            try:
+                loaded = yaml.safe_load(path.read_text()) or {}
+            except yaml.YAMLError as exc:
+                raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+            layers.append((str(path), loaded))
+        layers.append(("run config (resources.settings.config.overrides)", self.overrides))
+        return layers
 
-    k: int = 10
-    threshold: float = 4.0
-
-
-class TopNConfig(dg.Config):
-    """Length of each user's published list."""
-
-    n: int = Field(10, ge=1, description="items per user (fewer only if fewer candidates)")
+    def effective(self) -> Settings:
+        """The merged, validated settings of this run."""
+        return resolve(self.layers())

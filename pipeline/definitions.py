@@ -4,6 +4,7 @@ import dagster as dg
 
 from pipeline import checks
 from pipeline.assets import evaluation, ingest, models, publish, split
+from pipeline.config import RecsysSettings
 from pipeline.resources import DataRoot
 
 ASSETS = dg.load_assets_from_modules([ingest, split, models, evaluation, publish])
@@ -28,6 +29,6 @@ defs = dg.Definitions(
     asset_checks=CHECKS,
     jobs=[nightly_job],
     schedules=[nightly_schedule],
-    resources={"data_root": DataRoot()},
+    resources={"data_root": DataRoot(), "settings": RecsysSettings()},
     executor=dg.in_process_executor,
 )

@@ -9,6 +9,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from pipeline.config import RecsysSettings
 from pipeline.definitions import ASSETS, CHECKS, defs
 from pipeline.resources import DataRoot
 from recsys_core.publish.table import PUBLISHED_COLUMNS
@@ -22,7 +23,7 @@ def materialize(root: Path, run_config: dict | None = None) -> dg.ExecuteInProce
         return dg.materialize(
             [*ASSETS, *CHECKS],
             instance=instance,
-            resources={"data_root": DataRoot(root=str(root))},
+            resources={"data_root": DataRoot(root=str(root)), "settings": RecsysSettings()},
             run_config=run_config or {},
             raise_on_error=False,
         )
@@ -59,7 +60,10 @@ def test_whole_graph_on_demo_data(tmp_path):
 
 def test_per_run_config_changes_list_length(tmp_path):
     write_raw(tmp_path, random_ratings(n_users=12, n_items=30, seed=2))
-    result = materialize(tmp_path, {"ops": {"recommendations": {"config": {"n": 3}}}})
+    overrides = {"topn": {"n": 3}}
+    result = materialize(
+        tmp_path, {"resources": {"settings": {"config": {"overrides": overrides}}}}
+    )
     assert result.success
     live = pl.read_parquet(tmp_path / "published" / "recommendations.parquet")
     assert live.group_by("user_id").len()["len"].max() == 3
@@ -126,3 +130,36 @@ def test_ml100k_end_to_end(tmp_path):
     assert result.success
     live = pl.read_parquet(tmp_path / "published" / "recommendations.parquet")
     assert live.height == 943 * 10
+
+
+def test_effective_settings_are_stored_with_the_run(tmp_path, monkeypatch):
+    (tmp_path / "recsys.yaml").write_text(
+        "topn:\n  n: 4\nmodels:\n  popularity:\n    damping: 1.0\n"
+    )
+    monkeypatch.setenv("RECSYS_CONFIG", str(tmp_path / "recsys.yaml"))
+    write_raw(tmp_path, random_ratings(n_users=12, n_items=30, seed=2))
+    overrides = {"models": {"popularity": {"window_days": 1000}}}
+    result = materialize(
+        tmp_path, {"resources": {"settings": {"config": {"overrides": overrides}}}}
+    )
+    assert result.success
+    run = json.loads((tmp_path / "published" / "history" / result.run_id / "run.json").read_text())
+    assert run["settings"]["topn"]["n"] == 4
+    assert run["settings"]["models"]["popularity"] == {
+        "score": "count",
+        "damping": 1.0,
+        "window_days": 1000,
+    }
+    mat = result.asset_materializations_for_node("recommendations")[0]
+    assert mat.metadata["settings"].value["topn"]["n"] == 4
+
+
+def test_bad_setting_fails_the_run_naming_key_and_layer(tmp_path):
+    write_raw(tmp_path, random_ratings(n_users=12, n_items=30, seed=2))
+    overrides = {"topn": {"nn": 4}}
+    result = materialize(
+        tmp_path, {"resources": {"settings": {"config": {"overrides": overrides}}}}
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "unknown key 'topn.nn' in run config" in str(failure.event_specific_data.error)

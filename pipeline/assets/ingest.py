@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipeline.config import IngestConfig
+from pipeline.config import RecsysSettings
 from pipeline.metadata import data_version, table_metadata
 from pipeline.resources import DataRoot
 from recsys_core.data.readers import Reader, raw_files
@@ -51,14 +51,15 @@ def raw_ratings(context: dg.AssetExecutionContext, data_root: DataRoot) -> dg.Ma
     description="Validated ratings (user_id, item_id, rating, timestamp; one row per pair) and "
     "the quarantine of rows set aside (file, line, reason, raw).",
 )
-def ratings(config: IngestConfig, data_root: DataRoot) -> dg.MaterializeResult:
+def ratings(settings: RecsysSettings, data_root: DataRoot) -> dg.MaterializeResult:
+    cfg = settings.effective().ingest
     reader = Reader(
-        line_format=config.line_format,
-        sep=config.sep,
-        rating_scale=tuple(config.rating_scale),
-        skip_lines=config.skip_lines,
+        line_format=cfg.line_format,
+        sep=cfg.sep,
+        rating_scale=cfg.rating_scale,
+        skip_lines=cfg.skip_lines,
     )
-    result = ingest(raw_files(data_root.raw_dir), reader, config.max_bad_fraction)
+    result = ingest(raw_files(data_root.raw_dir), reader, cfg.max_bad_fraction)
     out = write_parquet_atomic(result.ratings, data_root.warehouse("ratings.parquet"))
     write_parquet_atomic(result.quarantine, data_root.warehouse("quarantine.parquet"))
     report = {**result.counts, "rating_scale": list(reader.rating_scale)}

@@ -4,9 +4,11 @@ import dagster as dg
 import polars as pl
 
 from pipeline.assets.ingest import OWNERS
+from pipeline.config import RecsysSettings
 from pipeline.metadata import data_version
 from pipeline.resources import DataRoot
 from recsys_core import Popularity
+from recsys_core.params import as_dict
 
 GROUP = "models"
 
@@ -20,8 +22,11 @@ GROUP = "models"
     description="Popularity (rating count) fitted on all validated ratings; the cold-start "
     "fallback and the baseline every model is compared with. Saved as .npz.",
 )
-def popularity_model(data_root: DataRoot) -> dg.MaterializeResult:
-    model = Popularity().fit(pl.read_parquet(data_root.warehouse("ratings.parquet")))
+def popularity_model(settings: RecsysSettings, data_root: DataRoot) -> dg.MaterializeResult:
+    params = settings.effective().models.popularity
+    model = Popularity(**as_dict(params)).fit(
+        pl.read_parquet(data_root.warehouse("ratings.parquet"))
+    )
     out = model.save(data_root.model("popularity.npz"))
     return dg.MaterializeResult(
         metadata={

@@ -12,7 +12,7 @@ import dagster as dg
 import polars as pl
 
 from pipeline.assets.ingest import OWNERS
-from pipeline.config import TopNConfig
+from pipeline.config import RecsysSettings
 from pipeline.metadata import data_version, table_metadata
 from pipeline.resources import DataRoot
 from recsys_core import Recommender
@@ -34,15 +34,23 @@ STAGED_INFO = "recommendations.json"
     "warehouse for the blocking checks before publishing.",
 )
 def recommendations(
-    context: dg.AssetExecutionContext, config: TopNConfig, data_root: DataRoot
+    context: dg.AssetExecutionContext, settings: RecsysSettings, data_root: DataRoot
 ) -> dg.MaterializeResult:
     model = Recommender.load(data_root.model("popularity.npz"))
-    recs = model.recommend(n=config.n)
+    effective = settings.effective()
+    n = effective.topn.n
+    recs = model.recommend(n=n)
     table = published_table(recs, "popularity", context.run.run_id, datetime.now(UTC))
     out = write_parquet_atomic(table, data_root.warehouse(STAGED))
-    write_json_atomic({"n": config.n, "run_id": context.run.run_id}, data_root.warehouse(STAGED_INFO))
+    info = {"n": n, "run_id": context.run.run_id, "settings": effective.to_dict()}
+    write_json_atomic(info, data_root.warehouse(STAGED_INFO))
     return dg.MaterializeResult(
-        metadata={**table_metadata(table, out), "users": recs["user_id"].n_unique(), "n": config.n},
+        metadata={
+            **table_metadata(table, out),
+            "users": recs["user_id"].n_unique(),
+            "n": n,
+            "settings": dg.MetadataValue.json(effective.to_dict()),
+        },
         data_version=data_version(out),
     )
 
@@ -63,6 +71,7 @@ def published_recommendations(data_root: DataRoot) -> dg.MaterializeResult:
     history = data_root.published("history", run_id, "recommendations.parquet")
     copy_atomic(staged, history)
     copy_atomic(data_root.warehouse("metrics.parquet"), history.with_name("metrics.parquet"))
+    copy_atomic(data_root.warehouse(STAGED_INFO), history.with_name("run.json"))
     live = copy_atomic(history, data_root.published("recommendations.parquet"))
     copy_atomic(history.with_name("metrics.parquet"), data_root.published("metrics.parquet"))
     write_json_atomic({"run_id": run_id}, data_root.published("CURRENT.json"))

@@ -6,7 +6,7 @@ import dagster as dg
 import polars as pl
 
 from pipeline.assets.ingest import OWNERS
-from pipeline.config import SplitConfig
+from pipeline.config import RecsysSettings
 from pipeline.metadata import data_version, table_metadata
 from pipeline.resources import DataRoot
 from recsys_core.data.split import random_split
@@ -29,9 +29,10 @@ GROUP = "split"
         for name, part in (("train_ratings", "training"), ("test_ratings", "test"))
     ]
 )
-def split_ratings(config: SplitConfig, data_root: DataRoot) -> Iterator[dg.MaterializeResult]:
+def split_ratings(settings: RecsysSettings, data_root: DataRoot) -> Iterator[dg.MaterializeResult]:
     ratings = pl.read_parquet(data_root.warehouse("ratings.parquet"))
-    split = random_split(ratings, config.test_fraction, config.random_state)
+    cfg = settings.effective().split
+    split = random_split(ratings, cfg.test_fraction, cfg.random_state)
     for name, frame in (("train_ratings", split.train), ("test_ratings", split.test)):
         out = write_parquet_atomic(frame, data_root.warehouse(f"{name}.parquet"))
         yield dg.MaterializeResult(

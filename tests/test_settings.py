@@ -1,0 +1,75 @@
+"""Each rule of the layered configuration."""
+
+import copy
+
+import pytest
+
+from recsys_core import ConfigError
+from recsys_core.settings import Settings, merge, resolve
+
+FILE = (
+    "recsys.yaml",
+    {"topn": {"n": 5}, "models": {"popularity": {"damping": 2.0, "score": "count"}}},
+)
+RUN = ("run config", {"topn": {"n": 7}, "models": {"popularity": {"window_days": 30}}})
+
+
+def test_defaults_without_layers():
+    assert resolve([]) == Settings()
+
+
+def test_later_layer_wins_key_by_key():
+    s = resolve([FILE, RUN])
+    assert s.topn.n == 7  # run config beats the file
+    assert s.models.popularity.damping == 2.0  # the file beats the default (5.0)
+
+
+def test_nested_sections_merge_rather_than_replace():
+    s = resolve([FILE, RUN])
+    pop = s.models.popularity
+    assert (pop.damping, pop.score, pop.window_days) == (2.0, "count", 30)
+    deep = merge({"a": {"b": {"c": 1, "d": 2}}}, {"a": {"b": {"d": 3}}})
+    assert deep == {"a": {"b": {"c": 1, "d": 3}}}
+
+
+def test_no_layer_is_mutated_and_result_is_independent():
+    file_before, run_before = copy.deepcopy(FILE[1]), copy.deepcopy(RUN[1])
+    merged = merge(FILE[1], RUN[1])
+    resolve([FILE, RUN])
+    assert FILE[1] == file_before and RUN[1] == run_before
+    merged["models"]["popularity"]["damping"] = -1
+    merged["topn"]["n"] = 99
+    assert FILE[1] == file_before and RUN[1] == run_before
+    with pytest.raises(AttributeError):
+        resolve([FILE]).topn.n = 3  # frozen
+
+
+def test_unknown_key_names_key_layer_and_closest():
+    with pytest.raises(ConfigError) as err:
+        resolve([FILE, ("run config", {"models": {"popularity": {"dampnig": 1.0}}})])
+    msg = str(err.value)
+    assert "'models.popularity.dampnig'" in msg and "run config" in msg
+    assert "did you mean 'models.popularity.damping'" in msg
+    with pytest.raises(ConfigError, match=r"unknown key 'tpon' in recsys.yaml; did you mean 'topn'\?"):
+        resolve([("recsys.yaml", {"tpon": {"n": 1}})])
+
+
+def test_wrong_type_names_key_and_layer():
+    with pytest.raises(ConfigError, match=r"'topn.n' in recsys.yaml must be int, got 'ten'"):
+        resolve([("recsys.yaml", {"topn": {"n": "ten"}}), RUN])
+    with pytest.raises(ConfigError, match=r"'split' in run config must be a section"):
+        resolve([("run config", {"split": 0.2})])
+    with pytest.raises(ConfigError, match=r"'split.random_state' in run config must be int"):
+        resolve([("run config", {"split": {"random_state": True}})])
+
+
+def test_bad_value_names_parameter_and_layer():
+    with pytest.raises(ConfigError, match=r"split in run config: .*'test_fraction': 1.5"):
+        resolve([("run config", {"split": {"test_fraction": 1.5}})])
+
+
+def test_any_valid_values_allowed():
+    s = resolve(
+        [("f", {"ingest": {"rating_scale": [0, 10], "sep": "::"}, "evaluation": {"k": 20}})]
+    )
+    assert s.ingest.rating_scale == (0, 10) and s.ingest.sep == "::" and s.evaluation.k == 20
