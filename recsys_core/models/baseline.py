@@ -79,7 +79,7 @@ class BaselineOptions:
         for key in METHOD_KEYS[other]:
             if getattr(self, key) is not None:
                 raise ConfigError(
-                    f"bsl_options key {key!r} is a {other.upper()} option, but method is "
+                    f"bsl_options key {key!r} is an {other.upper()} option, but method is "
                     f"{self.method!r} (it uses {', '.join(METHOD_KEYS[self.method])})"
                 )
         defaults = ALS_DEFAULTS if self.method == "als" else SGD_DEFAULTS
