@@ -2,6 +2,7 @@
 does) and prints where the outputs are and the headline metrics."""
 
 import argparse
+import fcntl
 import os
 import sys
 
@@ -17,9 +18,15 @@ HEADLINE = ("rmse", "precision", "ndcg", "coverage")
 def run() -> int:
     """Run the nightly job in-process against the project's Dagster instance."""
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
-    job = defs.resolve_job_def("nightly")
-    result = job.execute_in_process(instance=instance, raise_on_error=False)
     root = DataRoot()
+    with open(root.path(".run.lock"), "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"another run is writing to {root.base}: not starting", file=sys.stderr)
+            return 3
+        job = defs.resolve_job_def("nightly")
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
     if not result.success:
         print(
             f"run {result.run_id} FAILED; the published table was left as it was", file=sys.stderr

@@ -23,3 +23,13 @@ def table_metadata(frame: pl.DataFrame, path: Path) -> dict[str, Any]:
 def data_version(*paths: Path) -> dg.DataVersion:
     """Content hash of files: an unchanged output leaves downstream assets fresh."""
     return dg.DataVersion(":".join(sha256_file(p)[:16] for p in paths))
+
+
+def column_lineage(sources: dict[str, list[tuple[str, str]]]) -> dg.TableColumnLineage:
+    """Column-level lineage: output column -> [(upstream asset, upstream column), ...]."""
+    return dg.TableColumnLineage(
+        deps_by_column={
+            column: [dg.TableColumnDep(asset_key=dg.AssetKey(a), column_name=c) for a, c in deps]
+            for column, deps in sources.items()
+        }
+    )

@@ -74,6 +74,26 @@ class TopNSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AutomationSettings:
+    """When runs start: the nightly schedule and the new-raw-file sensor (read at load time)."""
+
+    cron: str = "0 2 * * *"
+    timezone: str = "UTC"
+    sensor_interval_seconds: int = 60
+    settle_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        require(len(self.cron.split()) == 5, "cron", self.cron, "a 5-field cron expression")
+        require(
+            self.sensor_interval_seconds >= 1,
+            "sensor_interval_seconds",
+            self.sensor_interval_seconds,
+            ">= 1",
+        )
+        require(self.settle_seconds >= 0, "settle_seconds", self.settle_seconds, ">= 0")
+
+
+@dataclass(frozen=True, kw_only=True)
 class ModelsSettings:
     """Hyperparameters of each model, keyed as the models' own keyword arguments."""
 
@@ -89,6 +109,7 @@ class Settings:
     models: ModelsSettings = field(default_factory=ModelsSettings)
     evaluation: EvaluationSettings = field(default_factory=EvaluationSettings)
     topn: TopNSettings = field(default_factory=TopNSettings)
+    automation: AutomationSettings = field(default_factory=AutomationSettings)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (JSON-ready) of every setting."""

@@ -163,3 +163,16 @@ def test_bad_setting_fails_the_run_naming_key_and_layer(tmp_path):
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert "unknown key 'topn.nn' in run config" in str(failure.event_specific_data.error)
+
+
+def test_cli_refuses_a_second_run_on_the_same_data_root(tmp_path, monkeypatch):
+    import fcntl
+
+    from pipeline.__main__ import main
+
+    monkeypatch.setenv("RECSYS_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    with open(tmp_path / ".run.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert main(["run"]) == 3
+    assert not (tmp_path / "published").exists()

@@ -13,7 +13,7 @@ import polars as pl
 
 from pipeline.assets.ingest import OWNERS
 from pipeline.config import RecsysSettings
-from pipeline.metadata import data_version, table_metadata
+from pipeline.metadata import column_lineage, data_version, table_metadata
 from pipeline.resources import DataRoot
 from recsys_core import Recommender
 from recsys_core.publish.files import copy_atomic, write_json_atomic, write_parquet_atomic
@@ -22,6 +22,12 @@ from recsys_core.publish.table import PUBLISHED_COLUMNS, published_table
 GROUP = "publish"
 STAGED = "recommendations.parquet"
 STAGED_INFO = "recommendations.json"
+LINEAGE = {
+    "user_id": [("ratings", "user_id")],
+    "item_id": [("ratings", "item_id")],
+    "score": [("ratings", "rating"), ("popularity_model", "score")],
+    "rank": [("popularity_model", "score")],
+}
 
 
 @dg.asset(
@@ -77,6 +83,12 @@ def published_recommendations(data_root: DataRoot) -> dg.MaterializeResult:
     write_json_atomic({"run_id": run_id}, data_root.published("CURRENT.json"))
     table = pl.read_parquet(live)
     return dg.MaterializeResult(
-        metadata={**table_metadata(table, live), "run_id": run_id},
+        metadata={
+            **table_metadata(table, live),
+            "dagster/column_lineage": column_lineage(
+                {c: [("recommendations", c)] for c in PUBLISHED_COLUMNS}
+            ),
+            "run_id": run_id,
+        },
         data_version=data_version(live),
     )

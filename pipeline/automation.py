@@ -1,0 +1,48 @@
+"""When runs start: the nightly job, its schedule, and the new-raw-file sensor.
+
+Both start STOPPED (Dagster's default); switch them on in the UI (Automation tab). Cron,
+timezone, sensor interval and settle time come from the ``automation`` settings section
+(defaults < project file), read when the code location loads.
+"""
+
+import dagster as dg
+
+from pipeline.config import RecsysSettings
+from pipeline.resources import DataRoot
+from recsys_core.data import watch
+
+AUTOMATION = RecsysSettings().effective().automation
+
+nightly_job = dg.define_asset_job(
+    "nightly",
+    selection=dg.AssetSelection.all(),
+    description="The whole graph: ingest -> split -> models -> evaluation -> gated publish.",
+    tags={"recsys/job": "nightly"},
+)
+
+nightly_schedule = dg.ScheduleDefinition(
+    name="nightly_schedule",
+    job=nightly_job,
+    cron_schedule=AUTOMATION.cron,
+    execution_timezone=AUTOMATION.timezone,
+    description=f"Retrain and republish at '{AUTOMATION.cron}' ({AUTOMATION.timezone}).",
+)
+
+
+@dg.sensor(
+    job=nightly_job,
+    minimum_interval_seconds=AUTOMATION.sensor_interval_seconds,
+    description="Starts one nightly run when a raw file is new or its content changed.",
+)
+def new_raw_file_sensor(context: dg.SensorEvaluationContext, data_root: DataRoot):
+    found = watch.scan(data_root.raw_dir, context.cursor, AUTOMATION.settle_seconds)
+    if not found.changed:
+        waiting = f" ({len(found.unsettled)} still being written)" if found.unsettled else ""
+        return dg.SensorResult(
+            skip_reason=f"no new or changed raw file{waiting}", cursor=found.cursor
+        )
+    key = watch.run_key(found.cursor, found.changed)
+    request = dg.RunRequest(
+        run_key=key, tags={"recsys/trigger": "raw_file", "recsys/files": key[:200]}
+    )
+    return dg.SensorResult(run_requests=[request], cursor=found.cursor)
