@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-DENSE_BUDGET = 1 << 22
+DENSE_BUDGET = 1 << 20
 """Dense similarity values held per chunk (rows of ``sim`` x all columns)."""
 
-ENTRY_BUDGET = 1 << 22
+ENTRY_BUDGET = 1 << 20
 """Candidate neighbours (pair, x') gathered per chunk."""
 
 
@@ -75,8 +75,9 @@ def pair_chunks(
         pos, seg = ragged_positions(yx.indptr, y[pairs])
         cols = yx.indices[pos]
         sims = dense[x_local[seg], cols]
-        keep = sims > 0 if positive else np.ones(len(sims), dtype=bool)
-        yield Entries(pairs, seg[keep], cols[keep], yx.data[pos][keep], sims[keep])
+        entries = Entries(pairs, seg, cols, yx.data[pos], sims)
+        keep = sims > 0
+        yield entries.subset(keep) if positive and not keep.all() else entries
         start = stop
 
 
@@ -89,32 +90,84 @@ def _chunk_stop(cum: np.ndarray, firsts: np.ndarray, start: int, max_rows: int) 
     return max(start + 1, min(by_entries, by_rows))
 
 
+def top_k_positive(dense: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row of ``dense``, the ``k`` largest positive values: (row, column, value).
+
+    Ties at the k-th value go to the smaller column. Ordered by row, then rank.
+    """
+    b, n = dense.shape
+    k = min(k, n)
+    if b == 0 or k == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+    kth = np.partition(dense, n - k, axis=1)[:, n - k]
+    rows, cols = np.nonzero((dense >= kth[:, None]) & (dense > 0))
+    vals = dense[rows, cols]
+    order = np.lexsort((cols, -vals, rows))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    rank = np.arange(len(rows)) - np.searchsorted(rows, rows)
+    first = rank < k
+    return rows[first], cols[first], vals[first]
+
+
 def top_k_mask(seg: np.ndarray, sims: np.ndarray, n_seg: int, k: int) -> np.ndarray:
     """Per segment (contiguous, entries in ascending x'), the ``k`` largest ``sims``.
 
     Ties at the k-th value keep the earlier entries (the smaller x'), as Surprise does when it
-    read ratings sorted by user, then item. Runs in linear time: each long segment's k-th value
-    comes from a row-wise ``np.partition`` over segments padded to similar lengths.
+    read ratings sorted by user, then item. Linear time (see :func:`_long_segments`).
     """
     counts = np.bincount(seg, minlength=n_seg)
-    if counts.max(initial=0) <= k:
-        return np.ones(len(seg), dtype=bool)
-    kth = np.full(n_seg, -np.inf)
+    mask = counts[seg] <= k
+    for _, pos, row, col, padded in _long_segments(counts, k, sims):
+        mask[pos] = _select(padded, k)[row, col]
+    return mask
+
+
+def neighborhood_sums(
+    seg: np.ndarray, sims: np.ndarray, dev: np.ndarray, n_seg: int, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per segment, over its top-k entries by ``sims`` (all positive; ties: earlier entry):
+    ``sum sims``, ``sum sims * dev`` and the number of entries used."""
+    counts = np.bincount(seg, minlength=n_seg)
+    short = counts[seg] <= k
+    sum_sim = np.bincount(seg, weights=np.where(short, sims, 0.0), minlength=n_seg)
+    sum_dev = np.bincount(seg, weights=np.where(short, sims * dev, 0.0), minlength=n_seg)
+    for group, pos, row, col, padded in _long_segments(counts, k, sims):
+        dev_padded = np.zeros_like(padded)
+        dev_padded[row, col] = dev[pos]
+        kept = np.where(_select(padded, k), padded, 0.0)
+        sum_sim[group] = kept.sum(axis=1)
+        sum_dev[group] = (kept * dev_padded).sum(axis=1)
+    return sum_sim, sum_dev, np.minimum(counts, k)
+
+
+def _long_segments(
+    counts: np.ndarray, k: int, sims: np.ndarray
+) -> Iterator[tuple[np.ndarray, ...]]:
+    """Segments longer than ``k``, padded with -inf into rows of similar length.
+
+    Yields ``(group, pos, row, col, padded)``: the segments (one per row of ``padded``), the
+    flat positions of their entries and each entry's row and column in ``padded``.
+    """
     long = np.flatnonzero(counts > k)
-    starts = np.cumsum(counts) - counts
+    if len(long) == 0:
+        return
+    indptr = np.concatenate(([0], np.cumsum(counts)))
     for group in _groups_by_length(long, counts):
-        width = int(counts[group].max())
-        pos, row = ragged_positions(np.concatenate(([0], np.cumsum(counts))), group)
-        padded = np.full((len(group), width), -np.inf)
-        padded[row, pos - starts[group][row]] = sims[pos]
-        kth[group] = -np.partition(-padded, k - 1, axis=1)[:, k - 1]
-    threshold = kth[seg]
-    above = sims > threshold
-    tie = sims == threshold
-    need = k - np.bincount(seg, weights=above, minlength=n_seg)
-    inclusive = np.cumsum(tie)
-    tie_rank = inclusive - (inclusive - tie)[starts[seg]]
-    return above | (tie & (tie_rank <= need[seg]))
+        pos, row = ragged_positions(indptr, group)
+        col = pos - indptr[group][row]
+        padded = np.full((len(group), int(counts[group].max())), -np.inf)
+        padded[row, col] = sims[pos]
+        yield group, pos, row, col, padded
+
+
+def _select(padded: np.ndarray, k: int) -> np.ndarray:
+    """Row-wise mask of the ``k`` largest values; ties at the k-th value: leftmost first."""
+    width = padded.shape[1]
+    kth = np.partition(padded, width - k, axis=1)[:, width - k : width - k + 1]
+    above = padded > kth
+    tie = padded == kth
+    need = k - above.sum(axis=1, keepdims=True)
+    return above | (tie & (np.cumsum(tie, axis=1) <= need))
 
 
 def _groups_by_length(segments: np.ndarray, counts: np.ndarray) -> Iterator[np.ndarray]:

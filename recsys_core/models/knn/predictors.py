@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from recsys_core.data.ids import RatingData
 from recsys_core.models.base import Recommender
 from recsys_core.models.baseline import baseline_estimates, compute_baselines
-from recsys_core.models.knn.neighbors import pair_chunks, top_k_mask
+from recsys_core.models.knn.neighbors import neighborhood_sums, pair_chunks
 from recsys_core.models.knn.options import KNNParams
 from recsys_core.models.knn.ranking import explain_rows, rank_scores
 from recsys_core.models.knn.similarities import similarity_matrix
@@ -108,12 +108,9 @@ class KNNBase(Recommender):
         sum_sim, sum_dev = np.zeros(len(x)), np.zeros(len(x))
         count = np.zeros(len(x), dtype=np.int64)
         for ent in pair_chunks(self.sim_, self._y_by_x(), x, y):
-            n = len(ent.pairs)
-            top = ent.subset(top_k_mask(ent.seg, ent.sims, n, self.params.k))
-            dev = self._deviation(top.cols, top.values, y[ent.pairs][top.seg])
-            sum_sim[ent.pairs] = np.bincount(top.seg, weights=top.sims, minlength=n)
-            sum_dev[ent.pairs] = np.bincount(top.seg, weights=top.sims * dev, minlength=n)
-            count[ent.pairs] = np.bincount(top.seg, minlength=n)
+            dev = self._deviation(ent.cols, ent.values, y[ent.pairs][ent.seg])
+            sums = neighborhood_sums(ent.seg, ent.sims, dev, len(ent.pairs), self.params.k)
+            sum_sim[ent.pairs], sum_dev[ent.pairs], count[ent.pairs] = sums
         return sum_sim, sum_dev, count
 
     def _unknown(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:

@@ -33,8 +33,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys_core.models.knn.corating import CoRating
+from recsys_core.models.knn.neighbors import top_k_positive
 from recsys_core.models.knn.options import SimOptions
-from recsys_core.ranking.topn import top_k_rows
+from recsys_core.models.knn.packed import PackedSquaredDiffs
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +51,11 @@ def cosine(freq: np.ndarray, s: Sums, opts: SimOptions) -> np.ndarray:
 
 
 def msd(freq: np.ndarray, s: Sums, opts: SimOptions) -> np.ndarray:
-    """``1 / (sum (r_xy - r_x'y)^2 / freq + 1)``; the squared differences come from
-    ``sqi + sqj - 2 prods`` (exact for ratings on a half-point grid)."""
-    sq_diff = np.maximum(s["sqi"] + s["sqj"] - 2.0 * s["prods"], 0.0)
+    """``1 / (sum (r_xy - r_x'y)^2 / freq + 1)``; the squared differences come from the packed
+    product (:mod:`recsys_core.models.knn.packed`) or else from ``sqi + sqj - 2 prods``."""
+    sq_diff = s.get("sq_diff")
+    if sq_diff is None:
+        sq_diff = np.maximum(s["sqi"] + s["sqj"] - 2.0 * s["prods"], 0.0)
     return 1.0 / (sq_diff / freq + 1.0)
 
 
@@ -140,7 +143,8 @@ def similarity_matrix(
     values = x.data if opts.name != "pearson_baseline" else residuals
     if values is None:
         raise ValueError("pearson_baseline needs the baseline residuals")
-    co = CoRating(x, {"r": values, "r2": values**2})
+    packed = PackedSquaredDiffs.build(x) if opts.name == "msd" else None
+    co = packed or CoRating(x, {"r": values, "r2": values**2})
     n = x.shape[0]
     size = block_size or auto_block_size(n)
     bounds = [(s, min(s + size, n)) for s in range(0, n, size)]
@@ -157,12 +161,27 @@ def similarity_matrix(
 
 
 def _stack(parts: list[sp.csr_matrix], n: int) -> sp.csr_matrix:
-    out = sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, 0))
-    return sp.csr_matrix(out, shape=(n, n))
+    """Row blocks stacked into one n x n CSR (no re-sorting: each row keeps its order)."""
+    if not parts:
+        return sp.csr_matrix((n, n))
+    offsets = np.cumsum([0] + [p.nnz for p in parts[:-1]])
+    indptr = np.concatenate([[0]] + [p.indptr[1:] + o for p, o in zip(parts, offsets, strict=True)])
+    indices = np.concatenate([p.indices for p in parts])
+    data = np.concatenate([p.data for p in parts])
+    return sp.csr_matrix((data, indices, indptr), shape=(n, n))
+
+
+def _sums(co: CoRating | PackedSquaredDiffs, name: str, start: int, stop: int):
+    """``freq`` (CSR) and the named co-rating sums on its entries, for rows ``start:stop``."""
+    if isinstance(co, PackedSquaredDiffs):
+        freq, sq_diff = co.block(start, stop)
+        return freq, {"sq_diff": sq_diff}
+    freq = co.freq(start, stop)
+    return freq, {key: co.sum(freq, a, b, start, stop) for key, (a, b) in NEEDS[name].items()}
 
 
 def _block(
-    co: CoRating,
+    co: CoRating | PackedSquaredDiffs,
     opts: SimOptions,
     max_neighbors: int | None,
     rank_k: int,
@@ -170,42 +189,38 @@ def _block(
     bounds: tuple[int, int],
 ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     start, stop = bounds
-    freq = co.freq(start, stop)
-    sums = {name: co.sum(freq, a, b, start, stop) for name, (a, b) in NEEDS[opts.name].items()}
+    freq, sums = _sums(co, opts.name, start, stop)
+    f = freq.data
     with np.errstate(divide="ignore", invalid="ignore"):
-        sim = MEASURES[opts.name](freq.data, sums, opts)
-    n_rows, n = stop - start, co.shape[0]
-    rows = np.repeat(np.arange(n_rows), np.diff(freq.indptr))
+        sim = MEASURES[opts.name](f, sums, opts)
+    counts = np.diff(freq.indptr)
+    rows = np.repeat(np.arange(stop - start, dtype=freq.indices.dtype), counts)
     diag = freq.indices == rows + start
-    keep = (sim > 0) & (freq.data >= min_support(opts)) & ~diag
-    r, c, f = rows[keep], freq.indices[keep], freq.data[keep]
-    shrunk = sim[keep] * (f / (f + rank_shrinkage))
-    rank = _top_per_row(r, c, shrunk, bounds, n, rank_k, diagonal=False)
+    del rows
+    valid = (sim > 0) & (f >= min_support(opts)) & ~diag
+    shrunk = np.where(valid, sim * (f / (f + rank_shrinkage)), 0.0)
+    rank = _top_per_row(_like(freq, shrunk), rank_k, start, diagonal=False)
     if max_neighbors is not None:
-        return _top_per_row(r, c, sim[keep], bounds, n, max_neighbors, diagonal=True), rank
+        sim[~valid] = 0.0
+        return _top_per_row(_like(freq, sim), max_neighbors, start, diagonal=True), rank
     sim[diag] = 1.0
-    keep |= diag
-    indptr = np.concatenate(([0], np.cumsum(np.bincount(rows[keep], minlength=n_rows))))
-    return sp.csr_matrix((sim[keep], freq.indices[keep], indptr), shape=(n_rows, n)), rank
+    keep = valid | diag
+    if keep.all():
+        return _like(freq, sim), rank
+    kept = np.concatenate(([0], np.cumsum(keep)))[freq.indptr]
+    return sp.csr_matrix((sim[keep], freq.indices[keep], kept), shape=freq.shape), rank
 
 
-def _top_per_row(
-    rows: np.ndarray,
-    cols: np.ndarray,
-    vals: np.ndarray,
-    bounds: tuple[int, int],
-    n: int,
-    k: int,
-    diagonal: bool,
-) -> sp.csr_matrix:
-    """Each row's ``k`` largest values (ties: smaller column), plus a diagonal of 1 if asked."""
-    start, stop = bounds
-    dense = np.full((stop - start, n), -np.inf)
-    dense[rows, cols] = vals
-    r, c, v = top_k_rows(dense, k)
-    del dense
+def _like(pattern: sp.csr_matrix, data: np.ndarray) -> sp.csr_matrix:
+    return sp.csr_matrix((data, pattern.indices, pattern.indptr), shape=pattern.shape)
+
+
+def _top_per_row(block: sp.csr_matrix, k: int, start: int, diagonal: bool) -> sp.csr_matrix:
+    """Each row's ``k`` largest positive values (ties: smaller column), plus a diagonal of 1."""
+    r, c, v = top_k_positive(block.toarray(), k)
+    n_rows = block.shape[0]
     if diagonal:
-        r = np.concatenate((r, np.arange(stop - start)))
-        c = np.concatenate((c, np.arange(start, stop)))
-        v = np.concatenate((v, np.ones(stop - start)))
-    return sp.csr_matrix((v, (r, c)), shape=(stop - start, n))
+        r = np.concatenate((r, np.arange(n_rows)))
+        c = np.concatenate((c, np.arange(start, start + n_rows)))
+        v = np.concatenate((v, np.ones(n_rows)))
+    return sp.csr_matrix((v, (r, c)), shape=block.shape)

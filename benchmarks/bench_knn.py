@@ -1,0 +1,155 @@
+"""Item-based KNN: fit, test-pair prediction and all-user top-10 times, and peak memory.
+
+Run by hand: ``python -m benchmarks.bench_knn`` (ML-100k and a synthetic ML-1M-sized set), or
+``python -m benchmarks.bench_knn --sizes ml-100k,synth-1m,synth-25m`` to add the 25M-rating set
+(about 162k users x 59k items; needs ``max_neighbors``, several minutes and ~10 GB).
+
+Each (data set, model) runs in its own subprocess so that its peak resident memory
+(``getrusage`` max RSS) is its own: the parent writes the seeded 80/20 split to Parquet first,
+and the child reports the RSS after reading it (``data MB``) and at the end (``peak MB``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from recsys_core import KNNBaseline, KNNWithMeans, Popularity
+from recsys_core.data.split import random_split
+from recsys_core.data.synthetic import generate_ratings
+from recsys_core.evaluation.protocol import evaluate, metric
+
+ML100K = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-100k" / "u.data"
+SYNTHETIC = {
+    "synth-1m": (6_040, 3_706, 1_000_000),
+    "synth-25m": (162_541, 59_047, 25_000_000),
+}
+MODELS = {
+    "popularity": lambda: Popularity(),
+    "knn-means-msd": lambda: KNNWithMeans(sim_options={"name": "msd"}),
+    "knn-baseline-pb": lambda: KNNBaseline(sim_options={"name": "pearson_baseline"}),
+    "knn-means-msd-top100": lambda: KNNWithMeans(sim_options={"name": "msd"}, max_neighbors=100),
+}
+PLAN = {
+    "ml-100k": ["popularity", "knn-means-msd", "knn-baseline-pb"],
+    "synth-1m": ["knn-means-msd", "knn-baseline-pb"],
+    "synth-25m": ["knn-means-msd-top100"],
+}
+SEED = 42
+
+
+def load(size: str) -> pl.DataFrame:
+    """The ratings of a benchmark data set (synthetic ones are seeded)."""
+    if size == "ml-100k":
+        frame = pl.read_csv(
+            ML100K,
+            separator="\t",
+            has_header=False,
+            new_columns=["user_id", "item_id", "rating", "timestamp"],
+        )
+        return frame.with_columns(pl.col("rating").cast(pl.Float64))
+    n_users, n_items, n_ratings = SYNTHETIC[size]
+    return generate_ratings(n_users, n_items, n_ratings, seed=0)
+
+
+def prepare(size: str, cache: Path) -> tuple[Path, Path]:
+    """Train/test Parquet files for ``size`` (written once per cache directory)."""
+    train, test = cache / f"{size}-train.parquet", cache / f"{size}-test.parquet"
+    if not (train.exists() and test.exists()):
+        split = random_split(load(size), 0.2, random_state=SEED)
+        split.train.write_parquet(train)
+        split.test.write_parquet(test)
+    return train, test
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def run_one(size: str, model_name: str, train_path: Path, test_path: Path) -> dict:
+    """Fit, predict the test pairs, top-10 for every user; in this process."""
+    train, test = pl.read_parquet(train_path), pl.read_parquet(test_path)
+    out = {"data": size, "model": model_name, "data_mb": rss_mb()}
+    model = MODELS[model_name]()
+    start = time.perf_counter()
+    model.fit(train)
+    out["fit_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    estimates = model.predict(test)
+    out["predict_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    recs = model.recommend(10)
+    out["top10_s"] = time.perf_counter() - start
+    out["peak_mb"] = rss_mb()
+    actual = test.get_column("rating").to_numpy()
+    out["rmse"] = float(np.sqrt(np.mean((estimates - actual) ** 2)))
+    out["users"], out["items"] = model.data.n_users, model.data.n_items
+    out["train"], out["recs"] = train.height, recs.height
+    if size == "ml-100k":
+        out["ndcg10"] = metric(evaluate(model, test, model_name), model_name, "ndcg", 10)
+    return out
+
+
+def run_in_subprocess(size: str, model_name: str, train: Path, test: Path) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.bench_knn", "--child", size, model_name]
+    cmd += [str(train), str(test)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return {"data": size, "model": model_name, "error": done.stderr.strip().splitlines()[-1]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def table(rows: list[dict]) -> str:
+    cols = [
+        ("data", "{}"), ("model", "{}"), ("users", "{}"), ("items", "{}"), ("train", "{}"),
+        ("fit_s", "{:.2f}"), ("predict_s", "{:.2f}"), ("top10_s", "{:.2f}"),
+        ("data_mb", "{:.0f}"), ("peak_mb", "{:.0f}"), ("rmse", "{:.4f}"), ("ndcg10", "{:.4f}"),
+    ]  # fmt: skip
+    cells = [[c for c, _ in cols]]
+    for row in rows:
+        if "error" in row:
+            cells.append([row["data"], row["model"], "ERROR: " + row["error"]])
+            continue
+        cells.append([fmt.format(row[c]) if c in row else "-" for c, fmt in cols])
+    widths = [max(len(r[j]) for r in cells if j < len(r)) for j in range(len(cols))]
+    lines = ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=False)) for r in cells]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="ml-100k,synth-1m")
+    parser.add_argument("--models", default=None, help="comma-separated subset of the plan")
+    parser.add_argument("--cache", default=None, help="directory for the split Parquet files")
+    parser.add_argument("--child", nargs=4, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        size, model_name, train, test = args.child
+        print(json.dumps(run_one(size, model_name, Path(train), Path(test))))
+        return
+    cache = Path(args.cache or Path(tempfile.gettempdir()) / "recsys-bench")
+    cache.mkdir(parents=True, exist_ok=True)
+    wanted = set(args.models.split(",")) if args.models else None
+    rows = []
+    for size in args.sizes.split(","):
+        train, test = prepare(size, cache)
+        for model_name in PLAN[size]:
+            if wanted is None or model_name in wanted:
+                rows.append(run_in_subprocess(size, model_name, train, test))
+                print(table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
+    print(f"cores: {os.cpu_count()}; times in seconds, memory = max RSS in MiB")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
