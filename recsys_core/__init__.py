@@ -4,9 +4,11 @@ from recsys_core.errors import ConfigError, DataError, DataWarning, NotFittedErr
 from recsys_core.models.base import Recommender
 from recsys_core.models.baseline import BaselineOnly
 from recsys_core.models.knn import KNNBaseline, KNNBasic, KNNWithMeans
+from recsys_core.models.mf import SVD, PureSVD
 from recsys_core.models.popularity import Popularity
 
 __all__ = [
+    "SVD",
     "BaselineOnly",
     "ConfigError",
     "DataError",
@@ -16,6 +18,7 @@ __all__ = [
     "KNNWithMeans",
     "NotFittedError",
     "Popularity",
+    "PureSVD",
     "Recommender",
     "RecsysError",
 ]
