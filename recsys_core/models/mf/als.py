@@ -144,7 +144,8 @@ def solve_side(
     out = np.empty((n_rows, feats.shape[1]))
 
     def run(batch: Batch) -> None:
-        out[batch.rows] = ridge_batch(batch, feats, offsets, reg)
+        with np.errstate(over="ignore", invalid="ignore"):  # a divergence is raised by the caller
+            out[batch.rows] = ridge_batch(batch, feats, offsets, reg)
 
     for _ in pool.map(run, batches):
         pass
