@@ -151,9 +151,14 @@ def ref_predict(fit: dict, algo: str, u: int, i: int, *, k: int, min_k: int):
 
 
 # -- checks against it -------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def small() -> pl.DataFrame:
-    return random_ratings(n_users=14, n_items=11, density=0.45, seed=7)
+@pytest.fixture(scope="module", params=["stars", "continuous"])
+def small(request) -> pl.DataFrame:
+    """Integer stars (msd takes the packed path) or continuous ratings (the generic path)."""
+    frame = random_ratings(n_users=14, n_items=11, density=0.45, seed=7)
+    if request.param == "continuous":
+        noise = np.random.default_rng(3).uniform(-0.5, 0.5, frame.height)
+        frame = frame.with_columns((pl.col("rating") + noise).clip(1, 5).alias("rating"))
+    return frame
 
 
 def _x(frame, user_based):
@@ -235,3 +240,20 @@ def test_baselines_match_reference(small):
         bu, bi = compute_baselines(data.user_items, data.global_mean, options)
         np.testing.assert_allclose(bu, ref[0], rtol=1e-10, atol=1e-13)
         np.testing.assert_allclose(bi, ref[1], rtol=1e-10, atol=1e-13)
+
+
+def test_packed_msd_equals_the_generic_path(monkeypatch):
+    from recsys_core.models.knn import similarities
+
+    frame = random_ratings(n_users=60, n_items=45, density=0.3, seed=5)
+    half_stars = frame.with_columns(pl.col("rating") - 0.5 * (pl.col("user_id") % 2))
+    for data in (frame, half_stars):
+        _, x = _x(data, user_based=False)
+        opts = SimOptions(name="msd", min_support=2)
+        assert similarities.PackedSquaredDiffs.build(x) is not None
+        packed = similarity_matrix(x, opts)
+        monkeypatch.setattr(similarities.PackedSquaredDiffs, "build", lambda x: None)
+        generic = similarity_matrix(x, opts)
+        monkeypatch.undo()
+        for a, b in [(packed.sim, generic.sim), (packed.rank, generic.rank)]:
+            np.testing.assert_array_equal(a.toarray(), b.toarray())
