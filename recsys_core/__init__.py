@@ -1,6 +1,7 @@
 """recsys_core: the pure recommender library behind the pipeline (no orchestrator imports)."""
 
 from recsys_core.errors import ConfigError, DataError, DataWarning, NotFittedError, RecsysError
+from recsys_core.hybrid.model import Hybrid
 from recsys_core.models.base import Recommender
 from recsys_core.models.baseline import BaselineOnly
 from recsys_core.models.knn import KNNBaseline, KNNBasic, KNNWithMeans
@@ -13,6 +14,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "DataWarning",
+    "Hybrid",
     "KNNBaseline",
     "KNNBasic",
     "KNNWithMeans",

@@ -26,12 +26,20 @@ import polars as pl
 import scipy.sparse as sp
 
 from recsys_core.data.ids import IdIndex, RatingData
-from recsys_core.errors import DataError, NotFittedError
+from recsys_core.errors import ConfigError, DataError, NotFittedError
 from recsys_core.models.storage import read_npz, write_npz
-from recsys_core.params import as_dict, build_params
+from recsys_core.params import as_dict, build_params, closest
 from recsys_core.ranking.topn import TopN, block_topn
 
 _REGISTRY: dict[str, type[Recommender]] = {}
+
+
+def registered(name: str) -> type[Recommender]:
+    """The model class registered under ``name`` (ConfigError naming the closest otherwise)."""
+    if name not in _REGISTRY:
+        hint = closest(name, list(_REGISTRY))
+        raise ConfigError(f"unknown model {name!r}" + (f"; did you mean {hint!r}?" if hint else ""))
+    return _REGISTRY[name]
 
 
 class Recommender(ABC):

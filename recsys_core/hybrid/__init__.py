@@ -1,0 +1,1 @@
+"""The hybrid: blended ranking scores (scorer) -> popularity fill (fallback) -> top-N (ranker)."""

@@ -1,0 +1,227 @@
+"""``Hybrid``: blends component ranking scores, backfills with popularity, handles cold start.
+
+Components are any registered models (by class name) with their keyword parameters, e.g.
+``{"item_knn": {"model": "KNNWithMeans", "params": {"k": 40}}, "svd": {"model": "PureSVD"}}``.
+The pieces are :mod:`recsys_core.hybrid.scoring` (scorer), the fallback model's scores, and
+:mod:`recsys_core.hybrid.ranker` (ranker). With ``tune=True``, ``fit`` picks the weights and
+cold-start settings on a validation split of the training data (never anything else), then
+refits every component on all of it (:mod:`recsys_core.hybrid.tuning`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+
+from recsys_core.data.ids import RatingData
+from recsys_core.hybrid.ranker import FALLBACK, BlockLists, rank_block
+from recsys_core.hybrid.scoring import blend, zscore_rows
+from recsys_core.models.base import Recommender, registered
+from recsys_core.params import require
+from recsys_core.ranking.topn import TopN, auto_block_size, user_blocks
+
+DEFAULT_COMPONENTS = {
+    "item_knn": {"model": "KNNWithMeans", "params": {"k": 40}},
+    "svd": {"model": "PureSVD", "params": {}},
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class HybridParams:
+    """Hyperparameters of :class:`Hybrid`.
+
+    Attributes:
+        components: name -> ``{"model": class name, "params": {...}}``; each must rank.
+        fallback: the model that fills what the components cannot score and serves cold users.
+        weights: name -> blend weight (``w_c``); components missing here weigh 1.
+        cold_user_ratings: users with fewer training ratings get the fallback list.
+        cold_item_ratings: items with fewer training ratings are cold (see ``cold_item_slots``).
+        cold_item_slots: slots at the end of each list reserved for the best cold items.
+        tune: choose ``weights``, ``cold_user_ratings`` and ``cold_item_slots`` on a validation
+            split of the training data by NDCG@10 (the given values are then the first
+            candidates).
+        validation_fraction, random_state: that validation split.
+        tune_users: at most this many validation users are scored while tuning (memory bound).
+    """
+
+    components: Mapping[str, Mapping[str, Any]] = field(
+        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_COMPONENTS.items()}
+    )
+    fallback: Mapping[str, Any] = field(default_factory=lambda: {"model": "Popularity"})
+    weights: Mapping[str, float] = field(default_factory=dict)
+    cold_user_ratings: int = 5
+    cold_item_ratings: int = 5
+    cold_item_slots: int = 1
+    tune: bool = True
+    validation_fraction: float = 0.2
+    random_state: int = 0
+    tune_users: int = 2000
+
+    def __post_init__(self) -> None:
+        require(len(self.components) >= 1, "components", self.components, "at least one")
+        for name, spec in {**self.components, "fallback": self.fallback}.items():
+            require("model" in spec, f"components.{name}.model", spec, "a model class name")
+            registered(spec["model"])  # raises ConfigError naming the closest class
+        unknown = set(self.weights) - set(self.components)
+        require(not unknown, "weights", dict(self.weights), f"keys among {list(self.components)}")
+        require(all(w >= 0 for w in self.weights.values()), "weights", dict(self.weights), ">= 0")
+        require(self.cold_user_ratings >= 0, "cold_user_ratings", self.cold_user_ratings, ">= 0")
+        require(self.cold_item_ratings >= 0, "cold_item_ratings", self.cold_item_ratings, ">= 0")
+        require(self.cold_item_slots >= 0, "cold_item_slots", self.cold_item_slots, ">= 0")
+        require(
+            0 < self.validation_fraction < 1,
+            "validation_fraction",
+            self.validation_fraction,
+            "in (0, 1)",
+        )
+
+
+def build(spec: Mapping[str, Any]) -> Recommender:
+    """A component model from ``{"model": class name, "params": {...}}``."""
+    return registered(spec["model"])(**dict(spec.get("params", {})))
+
+
+class Hybrid(Recommender):
+    """Blended top-N with popularity backfill and cold-start handling (see module docstring).
+
+    ``recommend`` follows the model contract; :meth:`recommend_explained` adds ``source`` (the
+    component name, ``hybrid`` when several scored the item, or ``popularity`` for the
+    fallback) and ``explanation`` (up to 3 of the user's rated items behind the row).
+    ``predict`` is NaN: the hybrid ranks; use a rating model for estimates.
+    """
+
+    Params = HybridParams
+
+    def _fit(self, data: RatingData, ratings: pl.DataFrame) -> None:
+        from recsys_core.hybrid.tuning import tune
+
+        p = self.params
+        chosen = {
+            "weights": {c: float(p.weights.get(c, 1.0)) for c in p.components},
+            "cold_user_ratings": p.cold_user_ratings,
+            "cold_item_slots": p.cold_item_slots,
+        }
+        self.tuning_ = pl.DataFrame()
+        if p.tune:
+            chosen, self.tuning_ = tune(self, ratings, chosen)
+        self.chosen_ = chosen
+        self.components_ = {name: build(spec).fit(ratings) for name, spec in p.components.items()}
+        self.fallback_ = build(p.fallback).fit(ratings)
+        self._counts(data)
+
+    def _counts(self, data: RatingData) -> None:
+        m = data.user_items
+        self.user_counts_ = np.diff(m.indptr)
+        self.item_counts_ = np.bincount(m.indices, minlength=data.n_items)
+
+    @property
+    def source_names(self) -> list[str]:
+        """Names behind the ``source`` codes: components, then ``hybrid``."""
+        return [*self.components_, "hybrid"]
+
+    def lists_block(self, users: np.ndarray, n: int, chosen: dict | None = None) -> BlockLists:
+        """Top-``n`` of a block of user indices with the chosen (or given) settings."""
+        chosen = chosen or self.chosen_
+        seen = seen_mask(self.data.user_items, users)
+        zs = [zscore_rows(c.score_users(users), seen) for c in self.components_.values()]
+        weights = [chosen["weights"][name] for name in self.components_]
+        blended, _ = blend(zs, weights)
+        finite = np.stack([np.isfinite(z) & (w > 0) for z, w in zip(zs, weights, strict=True)])
+        source_of = np.where(finite.sum(0) >= 2, len(zs), finite.argmax(0))
+        fallback = np.asarray(self.fallback_.score_users(users), dtype=np.float64)
+        cold_users = self.user_counts_[users] < chosen["cold_user_ratings"]
+        cold_items = self.item_counts_ < self.params.cold_item_ratings
+        return rank_block(
+            blended, source_of, fallback, seen, cold_users, cold_items, n, chosen["cold_item_slots"]
+        )
+
+    def topn_indices(
+        self, n: int, users: pl.Series | list | None = None, *, block_size: int | None = None
+    ) -> TopN:
+        top, _ = self._lists(n, users, block_size)
+        return top
+
+    def _lists(self, n, users, block_size) -> tuple[TopN, np.ndarray]:
+        data = self.data
+        idx = np.arange(data.n_users) if users is None else data.users.index_of(pl.Series(users))
+        idx = idx[idx >= 0]
+        parts = []
+        for block in user_blocks(idx, block_size or auto_block_size(data.n_items)):
+            lists = self.lists_block(block, n)
+            parts.append((block[lists.rows], lists.ranks, lists.items, lists.scores, lists.source))
+        if not parts:
+            e = np.empty(0, dtype=np.int64)
+            return TopN(e, e, e, np.empty(0)), e
+        u, r, i, s, src = (np.concatenate(c) for c in zip(*parts, strict=True))
+        return TopN(u, r.astype(np.int64), i, s), src
+
+    def score_users(self, users: np.ndarray) -> np.ndarray:
+        """Blended z-scores (NaN where no component scores); ranking uses :meth:`lists_block`."""
+        seen = seen_mask(self.data.user_items, users)
+        zs = [zscore_rows(c.score_users(users), seen) for c in self.components_.values()]
+        return blend(zs, [self.chosen_["weights"][c] for c in self.components_])[0]
+
+    def recommend_explained(
+        self, n: int = 10, users: pl.Series | list | None = None
+    ) -> pl.DataFrame:
+        """``user_id, rank, item_id, score, source, explanation`` (see the class docstring)."""
+        top, src = self._lists(n, users, None)
+        recs = self.to_frame(top)
+        names = np.array([*self.source_names, "popularity"])
+        recs = recs.with_columns(pl.Series("source", names[np.where(src == FALLBACK, -1, src)]))
+        return self._explain(recs)
+
+    def _explain(self, recs: pl.DataFrame) -> pl.DataFrame:
+        explainer = next((c for c in self.components_.values() if hasattr(c, "explain")), None)
+        item_dtype = recs.schema["item_id"]
+        empty = pl.lit([], dtype=pl.List(item_dtype))
+        if explainer is None or recs.height == 0:
+            return recs.with_columns(empty.alias("explanation"))
+        explained = explainer.explain(recs.select("user_id", "rank", "item_id", "score"))
+        because = explained.get_column("because").cast(pl.List(item_dtype))
+        return recs.with_columns(
+            pl.when(pl.col("source") == "popularity")
+            .then(empty)
+            .otherwise(because)
+            .alias("explanation")
+        )
+
+    def _state(self) -> dict[str, np.ndarray]:
+        import json
+
+        out = {"chosen": np.frombuffer(json.dumps(self.chosen_).encode(), dtype=np.uint8)}
+        for name, model in [*self.components_.items(), ("__fallback", self.fallback_)]:
+            out |= {f"{name}__{k}": v for k, v in model._state().items()}
+        return out
+
+    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+        import json
+
+        self.chosen_ = json.loads(arrays["chosen"].tobytes().decode())
+        self.tuning_ = pl.DataFrame()
+        specs = [*self.params.components.items(), ("__fallback", self.params.fallback)]
+        models = {}
+        for name, spec in specs:
+            model = build(spec)
+            model._data = self._data
+            model._set_state(
+                {k[len(name) + 2 :]: v for k, v in arrays.items() if k.startswith(f"{name}__")}
+            )
+            models[name] = model
+        self.fallback_ = models.pop("__fallback")
+        self.components_ = models
+        self._counts(self.data)
+
+
+def seen_mask(m: sp.csr_matrix, users: np.ndarray) -> np.ndarray:
+    """Dense (b x n_items) mask of the items each user in ``users`` has rated."""
+    rows = m[users]
+    mask = np.zeros(rows.shape, dtype=bool)
+    r = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
+    mask[r, rows.indices] = True
+    return mask

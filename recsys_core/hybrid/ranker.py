@@ -1,0 +1,104 @@
+"""Ranker: blended scores -> per-user top-N with reserved cold-item slots and popularity fill.
+
+For each user, in order:
+
+1. *cold-start user* (fewer than ``cold_user_ratings`` training ratings): the fallback list only;
+2. the best blended items, leaving ``cold_item_slots`` slots for *cold items* (fewer than
+   ``cold_item_ratings`` training ratings), which compete only among themselves so a new item
+   can appear; slots no cold item can fill go back to the blended items;
+3. slots still empty (items no component could score) are filled from the fallback scores.
+
+Seen items are never candidates; no item appears twice; a user gets ``min(n, candidates)`` rows.
+Scores are the blended z-scores (the fallback's own scores for cold-start users); a row after the
+blended part (cold-item slot, fallback fill) is capped at the score of the row above, so scores
+never increase down a list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from recsys_core.ranking.topn import top_k_rows
+
+FALLBACK = -1
+"""Source code of rows from the fallback; codes >= 0 index the components, see ``BlockLists``."""
+
+
+@dataclass(frozen=True)
+class BlockLists:
+    """Top-N of one block in index space; ``source`` is a component index, ``len(components)``
+    for a blend of several, or :data:`FALLBACK`."""
+
+    rows: np.ndarray
+    ranks: np.ndarray
+    items: np.ndarray
+    scores: np.ndarray
+    source: np.ndarray
+
+
+def _per_row_count(rows: np.ndarray, b: int) -> np.ndarray:
+    return np.bincount(rows, minlength=b)
+
+
+def _rank_in_row(rows: np.ndarray, b: int) -> np.ndarray:
+    starts = np.searchsorted(rows, np.arange(b))
+    return np.arange(len(rows)) - starts[rows]
+
+
+def rank_block(
+    blended: np.ndarray,
+    source_of: np.ndarray,
+    fallback: np.ndarray,
+    seen: np.ndarray,
+    cold_users: np.ndarray,
+    cold_items: np.ndarray,
+    n: int,
+    cold_item_slots: int,
+) -> BlockLists:
+    """Lists for one block of users (all arrays b x m except the 1-D masks)."""
+    b = blended.shape[0]
+    usable = np.where(seen | cold_users[:, None], -np.inf, blended)
+    slots = min(cold_item_slots, n) if cold_items.any() else 0
+    warm = np.where(cold_items[None, :], -np.inf, usable) if slots else usable
+    wr, wc, wv = top_k_rows(warm, n)
+    cr = cc = np.empty(0, dtype=np.int64)
+    cv = np.empty(0)
+    if slots:
+        cr, cc, cv = top_k_rows(np.where(cold_items[None, :], usable, -np.inf), slots)
+    n_cold = _per_row_count(cr, b)
+    keep = _rank_in_row(wr, b) < n - n_cold[wr]
+    wr, wc, wv = wr[keep], wc[keep], wv[keep]
+    n_warm = _per_row_count(wr, b)
+    taken = seen.copy()
+    taken[wr, wc] = True
+    taken[cr, cc] = True
+    fr, fc, fv = top_k_rows(np.where(taken, -np.inf, fallback), n)
+    keep = _rank_in_row(fr, b) < n - n_warm[fr] - n_cold[fr]
+    fr, fc, fv = fr[keep], fc[keep], fv[keep]
+    rows = np.concatenate([wr, cr, fr])
+    ranks = np.concatenate(
+        [
+            _rank_in_row(wr, b) + 1,
+            n_warm[cr] + _rank_in_row(cr, b) + 1,
+            n_warm[fr] + n_cold[fr] + _rank_in_row(fr, b) + 1,
+        ]
+    )
+    items = np.concatenate([wc, cc, fc])
+    source = np.concatenate([source_of[wr, wc], source_of[cr, cc], np.full(len(fr), FALLBACK)])
+    order = np.lexsort((ranks, rows))
+    rows, ranks, items, source = rows[order], ranks[order], items[order], source[order]
+    return BlockLists(
+        rows, ranks, items, _capped(np.concatenate([wv, cv, fv])[order], ranks), source
+    )
+
+
+def _capped(scores: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    """Scores with each row capped at the row above, so they never increase down a list
+    (rows sorted by user then rank, ranks 1..k contiguous)."""
+    scores = scores.copy()
+    for rank in range(2, int(ranks.max(initial=1)) + 1):
+        at = np.flatnonzero(ranks == rank)
+        scores[at] = np.minimum(scores[at], scores[at - 1])
+    return scores

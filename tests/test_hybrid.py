@@ -1,0 +1,116 @@
+"""The hybrid: blend fills only what is missing, cold start, exact lists, honest tuning."""
+
+import numpy as np
+import polars as pl
+import pytest
+
+from recsys_core import ConfigError
+from recsys_core.hybrid.model import Hybrid
+from recsys_core.hybrid.scoring import blend, zscore_rows
+from recsys_core.hybrid.tuning import validation_split
+from tests.conftest import random_ratings
+from tests.contract import ModelContract
+
+SMALL = {
+    "item_knn": {"model": "KNNWithMeans", "params": {"k": 10}},
+    "svd": {"model": "PureSVD", "params": {"n_factors": 4}},
+}
+
+
+def small(**overrides) -> Hybrid:
+    return Hybrid(**{"components": SMALL, "tune": False, **overrides})
+
+
+class TestHybridContract(ModelContract):
+    predicts_ratings = False
+
+    @staticmethod
+    def make(**overrides):
+        return small(**overrides)
+
+
+def test_blend_fills_only_what_is_missing():
+    a = np.array([[1.0, np.nan, 3.0, np.nan]])
+    b = np.array([[2.0, 5.0, np.nan, np.nan]])
+    out, count = blend([a, b], [1.0, 3.0])
+    np.testing.assert_allclose(out[0, :3], [(1 + 6) / 4, 5.0, 3.0])
+    assert np.isnan(out[0, 3]) and count.tolist() == [[2, 1, 1, 0]]
+    z = zscore_rows(np.array([[1.0, 2.0, 3.0, 100.0]]), np.array([[False, False, False, True]]))
+    np.testing.assert_allclose(z[0, :3], [-1.2247449, 0.0, 1.2247449], rtol=1e-6)
+    assert np.isnan(z[0, 3])
+
+
+def test_unscorable_items_are_filled_from_popularity_and_labelled():
+    frame = random_ratings(n_users=20, n_items=30, density=0.2, seed=5)
+    model = Hybrid(components={"knn": {"model": "KNNBasic", "params": {"k": 2}}}, tune=False)
+    recs = model.fit(frame).recommend_explained(25)
+    assert set(recs["source"]) <= {"knn", "popularity"}
+    filled = recs.filter(pl.col("source") == "popularity")
+    assert filled.height > 0, "expected some items KNN cannot score"
+    first_fill = filled.group_by("user_id").agg(pl.col("rank").min().alias("r"))
+    last_knn = (
+        recs.filter(pl.col("source") == "knn")
+        .group_by("user_id")
+        .agg(pl.col("rank").max().alias("k"))
+    )
+    both = first_fill.join(last_knn, on="user_id")
+    assert (both["r"] > both["k"]).all(), "fallback rows must come after the blended ones"
+    assert filled["explanation"].list.len().max() == 0
+
+
+def test_cold_start_users_get_the_popularity_list():
+    frame = random_ratings(n_users=20, n_items=30, density=0.3, seed=6)
+    newcomer = pl.DataFrame({"user_id": [999], "item_id": [101], "rating": [4.0], "timestamp": [1]})
+    model = small(cold_user_ratings=3).fit(pl.concat([frame, newcomer]))
+    recs = model.recommend_explained(5, users=[999])
+    assert (recs["source"] == "popularity").all()
+    popular = model.fallback_.recommend(5, users=[999])
+    assert recs["item_id"].to_list() == popular["item_id"].to_list()
+
+
+def test_a_brand_new_item_with_a_handful_of_ratings_can_appear():
+    frame = random_ratings(n_users=40, n_items=30, density=0.5, seed=7)
+    new_item = pl.DataFrame(
+        {"user_id": [1, 2, 3], "item_id": [5000] * 3, "rating": [5.0] * 3, "timestamp": [9] * 3}
+    )
+    data = pl.concat([frame, new_item])
+    with_slot = small(cold_item_ratings=5, cold_item_slots=1).fit(data).recommend(5)
+    without = small(cold_item_slots=0).fit(data).recommend(5)
+    assert (
+        with_slot.filter(pl.col("item_id") == 5000).height
+        > without.filter(pl.col("item_id") == 5000).height
+    )
+    assert with_slot.filter(pl.col("item_id") == 5000).height >= 30
+
+
+def test_exactly_n_distinct_unseen_items_per_user():
+    frame = random_ratings(n_users=25, n_items=40, density=0.3, seed=8)
+    recs = small().fit(frame).recommend_explained(10)
+    per_user = recs.group_by("user_id").agg(pl.len(), pl.col("item_id").n_unique().alias("d"))
+    assert per_user.height == frame["user_id"].n_unique()
+    assert (per_user["len"] == 10).all() and (per_user["d"] == 10).all()
+    assert recs.join(frame, on=["user_id", "item_id"], how="semi").height == 0
+
+
+def test_tuning_uses_a_validation_split_disjoint_from_test():
+    from recsys_core.data.split import random_split
+
+    frame = random_ratings(n_users=40, n_items=50, density=0.3, seed=9)
+    outer = random_split(frame, 0.2, random_state=1)
+    inner = validation_split(outer.train, 0.2, random_state=0)
+    key = ["user_id", "item_id"]
+    assert inner.test.join(outer.test, on=key, how="semi").height == 0
+    assert inner.train.join(outer.test, on=key, how="semi").height == 0
+    model = small(tune=True).fit(outer.train)
+    assert model.tuning_.height > 0 and set(model.chosen_) == {
+        "weights",
+        "cold_user_ratings",
+        "cold_item_slots",
+    }
+
+
+def test_bad_component_names_the_closest_model():
+    with pytest.raises(ConfigError, match="did you mean 'KNNWithMeans'"):
+        Hybrid(components={"x": {"model": "KNNWithMean"}})
+    with pytest.raises(ConfigError, match="'weights'"):
+        Hybrid(weights={"nope": 1.0})
