@@ -110,7 +110,9 @@ class Hybrid(Recommender):
         if p.tune:
             chosen, self.tuning_ = tune(self, ratings, chosen)
         self.chosen_ = chosen
-        self.components_ = {name: build(spec).fit(ratings) for name, spec in p.components.items()}
+        self.components_ = {
+            name: build(p.components[name]).fit(ratings) for name in sorted(p.components)
+        }
         self.fallback_ = build(p.fallback).fit(ratings)
         self._counts(data)
 
@@ -204,7 +206,8 @@ class Hybrid(Recommender):
 
         self.chosen_ = json.loads(arrays["chosen"].tobytes().decode())
         self.tuning_ = pl.DataFrame()
-        specs = [*self.params.components.items(), ("__fallback", self.params.fallback)]
+        comps = self.params.components
+        specs = [*((n, comps[n]) for n in sorted(comps)), ("__fallback", self.params.fallback)]
         models = {}
         for name, spec in specs:
             model = build(spec)

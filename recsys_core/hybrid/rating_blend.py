@@ -1,0 +1,118 @@
+"""``RatingBlend``: a stacked rating predictor over component rating models.
+
+Feature-weighted linear stacking: with meta-features ``f(u, i) = (1, log(1 + n_u),
+log(1 + n_i))`` (training counts of the user and item) and component estimates ``r_c(u, i)``,
+
+    r_hat(u, i) = clip( sum_j a_j f_j(u, i) + sum_c sum_j w_cj f_j(u, i) r_c(u, i) )
+
+so each component's weight can depend on how much is known about the user and the item. The
+coefficients (components in name order) are a ridge fit (``ridge``) on a validation split
+of the training ratings, with the components fitted on the rest; the components are then
+refitted on all training ratings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from recsys_core.data.ids import RatingData
+from recsys_core.data.split import random_split
+from recsys_core.hybrid.model import build, seen_mask
+from recsys_core.hybrid.scoring import blend, zscore_rows
+from recsys_core.models.base import Recommender, registered
+from recsys_core.params import require
+
+DEFAULT_RATING_COMPONENTS = {
+    "svd": {"model": "SVD", "params": {}},
+    "knn_items": {"model": "KNNBaseline", "params": {"sim_options": {"name": "pearson_baseline"}}},
+    "knn_users": {
+        "model": "KNNBaseline",
+        "params": {"sim_options": {"name": "pearson_baseline", "user_based": True}},
+    },
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class RatingBlendParams:
+    """Hyperparameters of :class:`RatingBlend` (see the module docstring)."""
+
+    components: Mapping[str, Mapping[str, Any]] = field(
+        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_RATING_COMPONENTS.items()}
+    )
+    ridge: float = 1.0
+    validation_fraction: float = 0.2
+    random_state: int = 0
+
+    def __post_init__(self) -> None:
+        require(len(self.components) >= 1, "components", self.components, "at least one")
+        for name, spec in self.components.items():
+            require("model" in spec, f"components.{name}.model", spec, "a model class name")
+            registered(spec["model"])
+        require(self.ridge >= 0, "ridge", self.ridge, ">= 0")
+        require(
+            0 < self.validation_fraction < 1,
+            "validation_fraction",
+            self.validation_fraction,
+            "in (0, 1)",
+        )
+
+
+class RatingBlend(Recommender):
+    """Stacked rating predictions; ranks by the equal-weight blend of the components' z-scored
+    ranking scores."""
+
+    Params = RatingBlendParams
+
+    def _fit(self, data: RatingData, ratings: pl.DataFrame) -> None:
+        p = self.params
+        split = random_split(ratings, p.validation_fraction, p.random_state)
+        inner = {name: build(p.components[name]).fit(split.train) for name in sorted(p.components)}
+        probe = RatingData.from_frame(split.train, data.rating_scale)
+        features = self._features(probe, inner, split.test)
+        target = split.test.get_column("rating").to_numpy()
+        gram = features.T @ features + p.ridge * np.eye(features.shape[1])
+        self.coef_ = np.linalg.solve(gram, features.T @ target)
+        self.components_ = {
+            name: build(p.components[name]).fit(ratings) for name in sorted(p.components)
+        }
+
+    def _features(self, data: RatingData, models: Mapping[str, Recommender], pairs) -> np.ndarray:
+        u, i = data.index_pairs(pairs)
+        n_u = np.where(u >= 0, np.diff(data.user_items.indptr)[np.maximum(u, 0)], 0)
+        item_counts = np.bincount(data.user_items.indices, minlength=data.n_items)
+        n_i = np.where(i >= 0, item_counts[np.maximum(i, 0)], 0)
+        meta = np.column_stack([np.ones(len(u)), np.log1p(n_u), np.log1p(n_i)])
+        preds = [m.predict(pairs)[:, None] * meta for m in models.values()]
+        return np.column_stack([meta, *preds])
+
+    def predict(self, pairs: pl.DataFrame) -> np.ndarray:
+        lo, hi = self.data.rating_scale
+        est = self._features(self.data, self.components_, pairs) @ self.coef_
+        return np.clip(est, lo, hi)
+
+    def score_users(self, users: np.ndarray) -> np.ndarray:
+        seen = seen_mask(self.data.user_items, users)
+        zs = [zscore_rows(m.score_users(users), seen) for m in self.components_.values()]
+        return blend(zs, [1.0] * len(zs))[0]
+
+    def _state(self) -> dict[str, np.ndarray]:
+        out = {"coef": self.coef_}
+        for name, model in self.components_.items():
+            out |= {f"{name}__{k}": v for k, v in model._state().items()}
+        return out
+
+    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+        self.coef_ = arrays["coef"]
+        self.components_ = {}
+        for name in sorted(self.params.components):
+            model = build(self.params.components[name])
+            model._data = self._data
+            model._set_state(
+                {k[len(name) + 2 :]: v for k, v in arrays.items() if k.startswith(f"{name}__")}
+            )
+            self.components_[name] = model
