@@ -6,8 +6,8 @@ Run by hand: ``python -m benchmarks.bench_svd`` (ML-100k and a synthetic ML-1M-s
 (162,541 users x 59,047 items; a few minutes). ``--repeat 3`` keeps each row's fastest run.
 
 Each (data set, model) runs in its own subprocess so that its peak resident memory
-(``getrusage`` max RSS) is its own: the parent writes the seeded 80/20 split to Parquet first,
-and the child reports the RSS after reading it (``data MB``) and at the end (``peak MB``).
+(``VmHWM``, see :func:`rss_mb`) is its own: the parent writes the seeded 80/20 split to Parquet
+first, and the child reports the peak after reading it (``data MB``) and at the end (``peak MB``).
 ``fit_cpu_s`` is the fit's CPU time (all threads): on a shared machine, wall times vary with
 the load of other processes, CPU times much less. The ``svd-sgd-*`` rows use numba when it is
 importable (``kernel`` column); the ``-numpy`` row forces the pure-numpy loop, so the two
@@ -93,6 +93,17 @@ def prepare(size: str, cache: Path) -> tuple[Path, Path]:
 
 
 def rss_mb() -> float:
+    """Peak RSS of this process, MiB: ``VmHWM``, which starts afresh at ``exec``.
+
+    (``getrusage``'s ``ru_maxrss`` survives ``fork`` + ``exec`` on Linux, so a child of a parent
+    that had just generated the 25M set would report the parent's peak.)
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
