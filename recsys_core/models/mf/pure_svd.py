@@ -58,7 +58,15 @@ class PureSVD(Recommender):
     NaN (cannot estimate a rating) for every pair, and metrics such as RMSE do not apply.
     Users unknown at fit time get no recommendations.
 
-    ``n_factors=20`` measured best on ML-100k (seeded 80/20 ``random_split``): TODO.
+    ``n_factors=15`` measured best: NDCG@10 on ML-100k, 80/20 ``random_split`` (candidates =
+    unrated training items, relevant = rating >= 4), chosen on seeds 0, 1, 2, checked on 42:
+
+        n_factors        10     15     20     25     30     50    100
+        seeds 0,1,2   0.360  0.374  0.370  0.360  0.353     -      -
+        seed 42       0.365  0.374  0.373     -   0.352  0.314  0.244   (Popularity: 0.173)
+
+    More factors fit the rated-or-not pattern of individual users (coverage rises, accuracy
+    falls). Fitting ML-100k takes ~0.1-0.3 s.
     """
 
     Params = PureSVDParams
