@@ -9,6 +9,8 @@ For each rating ``r_ui`` (users in index order, each user's items in index order
     q_i <- q_i + lr_qi (e_ui p_u - reg_qi q_i)      (p_u, q_i: the values before this step)
 
 repeated ``n_epochs`` times; biases stay 0 and ``mu`` is taken as 0 when ``biased=False``.
+Surprise visits users in the order they first appear in its input; here they are visited in
+id order, so the result does not depend on the row order of the ratings frame.
 The loop is sequential by nature. With numba installed (``pip install 'recsys[sgd]'``) it runs
 compiled; without it a pure-numpy loop gives the same updates, about 100x slower.
 """

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Literal
 
@@ -15,8 +14,6 @@ from recsys_core.models.mf.als import fit_als
 from recsys_core.models.mf.factors import BiasedFactors, Terms
 from recsys_core.models.mf.sgd import fit_sgd
 from recsys_core.params import require
-
-log = logging.getLogger(__name__)
 
 TERMS = ("bu", "bi", "pu", "qi")
 
