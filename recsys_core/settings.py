@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from recsys_core.errors import ConfigError
+from recsys_core.models.knn.options import KNNParams
+from recsys_core.models.mf.pure_svd import PureSVDParams
+from recsys_core.models.mf.svd import SVDParams
 from recsys_core.models.popularity import PopularityParams
 from recsys_core.params import as_dict, closest, require
 
@@ -98,6 +101,33 @@ class ModelsSettings:
     """Hyperparameters of each model, keyed as the models' own keyword arguments."""
 
     popularity: PopularityParams = field(default_factory=PopularityParams)
+    item_knn: KNNParams = field(default_factory=KNNParams)
+    svd: SVDParams = field(default_factory=SVDParams)
+    pure_svd: PureSVDParams = field(default_factory=PureSVDParams)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HybridSettings:
+    """The published blend of ``models.item_knn`` and ``models.pure_svd`` with popularity
+    backfill (see :class:`recsys_core.hybrid.model.HybridParams`)."""
+
+    weights: dict[str, float] = field(default_factory=dict)
+    cold_user_ratings: int = 5
+    cold_item_ratings: int = 5
+    cold_item_slots: int = 1
+    tune: bool = True
+    validation_fraction: float = 0.2
+    random_state: int = 0
+    tune_users: int = 2000
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublishSettings:
+    """The quality gate before the live table changes: the hybrid's NDCG@k on the test split
+    must be at least ``min_ndcg`` and at most ``max_ndcg_drop`` below the live run's."""
+
+    min_ndcg: float = 0.05
+    max_ndcg_drop: float = 0.05
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,6 +139,8 @@ class Settings:
     models: ModelsSettings = field(default_factory=ModelsSettings)
     evaluation: EvaluationSettings = field(default_factory=EvaluationSettings)
     topn: TopNSettings = field(default_factory=TopNSettings)
+    hybrid: HybridSettings = field(default_factory=HybridSettings)
+    publish: PublishSettings = field(default_factory=PublishSettings)
     automation: AutomationSettings = field(default_factory=AutomationSettings)
 
     def to_dict(self) -> dict[str, Any]:
@@ -215,3 +247,17 @@ def _type_name(hint: Any) -> str:
     if isinstance(hint, type):
         return hint.__name__
     return str(hint).replace("typing.", "")
+
+
+def hybrid_params(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments of :class:`recsys_core.Hybrid` from the settings."""
+    m = settings.models
+    return {
+        **as_dict(settings.hybrid),
+        "components": {
+            "item_knn": {"model": "KNNWithMeans", "params": as_dict(m.item_knn)},
+            "svd": {"model": "PureSVD", "params": as_dict(m.pure_svd)},
+            "popularity": {"model": "Popularity", "params": as_dict(m.popularity)},
+        },
+        "fallback": {"model": "Popularity", "params": as_dict(m.popularity)},
+    }

@@ -49,8 +49,18 @@ def test_whole_graph_on_demo_data(tmp_path):
     assert pl.read_parquet(history).equals(live)
     metrics = pl.read_parquet(tmp_path / "published" / "metrics.parquet")
     assert metrics.columns == ["run_id", "model", "metric", "k", "value"]
-    ndcg = metrics.filter((pl.col("model") == "popularity") & (pl.col("metric") == "ndcg"))
-    assert 0 < ndcg["value"].item() <= 1
+    ndcg = metrics.filter(pl.col("metric") == "ndcg")
+    assert set(ndcg["model"]) == {
+        "popularity",
+        "item_knn",
+        "svd",
+        "pure_svd",
+        "hybrid",
+        "rating_blend",
+    }
+    assert ((ndcg["value"] > 0) & (ndcg["value"] <= 1)).all()
+    assert set(live["source"]) <= {"hybrid", "item_knn", "svd", "popularity"}
+    assert live.schema["explanation"] == pl.List(live.schema["item_id"])
     checks = result.get_asset_check_evaluations()
     assert len(checks) == 9 and all(c.passed for c in checks)
     mat = result.asset_materializations_for_node("ratings")[0]
@@ -59,7 +69,7 @@ def test_whole_graph_on_demo_data(tmp_path):
 
 
 def test_per_run_config_changes_list_length(tmp_path):
-    write_raw(tmp_path, random_ratings(n_users=12, n_items=30, seed=2))
+    write_raw(tmp_path, random_ratings(n_users=40, n_items=60, seed=2))
     overrides = {"topn": {"n": 3}}
     result = materialize(
         tmp_path, {"resources": {"settings": {"config": {"overrides": overrides}}}}
@@ -70,7 +80,7 @@ def test_per_run_config_changes_list_length(tmp_path):
 
 
 def test_bad_input_over_threshold_fails_before_publishing(tmp_path):
-    write_raw(tmp_path, random_ratings(n_users=12, n_items=30, seed=2))
+    write_raw(tmp_path, random_ratings(n_users=40, n_items=60, seed=2))
     assert materialize(tmp_path).success
     live = tmp_path / "published" / "recommendations.parquet"
     before = live.read_bytes()
@@ -84,7 +94,7 @@ def test_bad_input_over_threshold_fails_before_publishing(tmp_path):
 
 def test_ingest_writes_quarantine_with_reasons(tmp_path):
     (tmp_path / "raw").mkdir()
-    good = random_ratings(n_users=12, n_items=30, seed=2)
+    good = random_ratings(n_users=40, n_items=60, seed=2)
     lines = ["\t".join(str(v) for v in row) for row in good.iter_rows()]
     lines.insert(5, "7\t8\tNaN\t100")
     (tmp_path / "raw" / "u.data").write_text("\n".join(lines) + "\n")
@@ -102,6 +112,10 @@ def test_definitions_load_and_validate():
         "train_ratings",
         "test_ratings",
         "popularity_model",
+        "item_knn_model",
+        "svd_model",
+        "pure_svd_model",
+        "hybrid_tuning",
         "evaluation",
         "recommendations",
         "published_recommendations",
@@ -137,7 +151,7 @@ def test_effective_settings_are_stored_with_the_run(tmp_path, monkeypatch):
         "topn:\n  n: 4\nmodels:\n  popularity:\n    damping: 1.0\n"
     )
     monkeypatch.setenv("RECSYS_CONFIG", str(tmp_path / "recsys.yaml"))
-    write_raw(tmp_path, random_ratings(n_users=12, n_items=30, seed=2))
+    write_raw(tmp_path, random_ratings(n_users=40, n_items=60, seed=2))
     overrides = {"models": {"popularity": {"window_days": 1000}}}
     result = materialize(
         tmp_path, {"resources": {"settings": {"config": {"overrides": overrides}}}}
@@ -155,7 +169,7 @@ def test_effective_settings_are_stored_with_the_run(tmp_path, monkeypatch):
 
 
 def test_bad_setting_fails_the_run_naming_key_and_layer(tmp_path):
-    write_raw(tmp_path, random_ratings(n_users=12, n_items=30, seed=2))
+    write_raw(tmp_path, random_ratings(n_users=40, n_items=60, seed=2))
     overrides = {"topn": {"nn": 4}}
     result = materialize(
         tmp_path, {"resources": {"settings": {"config": {"overrides": overrides}}}}

@@ -18,8 +18,18 @@ EXPECTED_EDGES = {
     "train_ratings": {"ratings"},
     "test_ratings": {"ratings"},
     "popularity_model": {"ratings"},
+    "item_knn_model": {"ratings"},
+    "svd_model": {"ratings"},
+    "pure_svd_model": {"ratings"},
+    "hybrid_tuning": {"ratings"},
     "evaluation": {"train_ratings", "test_ratings"},
-    "recommendations": {"popularity_model", "evaluation"},
+    "recommendations": {
+        "item_knn_model",
+        "pure_svd_model",
+        "popularity_model",
+        "hybrid_tuning",
+        "evaluation",
+    },
     "published_recommendations": {"recommendations"},
 }
 

@@ -7,18 +7,28 @@ from pipeline.assets.ingest import OWNERS
 from pipeline.config import RecsysSettings
 from pipeline.metadata import data_version, table_metadata
 from pipeline.resources import DataRoot
-from recsys_core import Popularity, Recommender
+from recsys_core import Hybrid, KNNWithMeans, Popularity, PureSVD, Recommender
 from recsys_core.evaluation.protocol import evaluate
+from recsys_core.hybrid.rating_blend import RatingBlend
+from recsys_core.models.mf import SVD
 from recsys_core.params import as_dict
 from recsys_core.publish.files import write_parquet_atomic
-from recsys_core.settings import Settings
+from recsys_core.settings import Settings, hybrid_params
 
 GROUP = "evaluation"
 
 
 def candidates(settings: Settings) -> dict[str, Recommender]:
     """The models compared in the evaluation, by name, configured as in production."""
-    return {"popularity": Popularity(**as_dict(settings.models.popularity))}
+    m = settings.models
+    return {
+        "popularity": Popularity(**as_dict(m.popularity)),
+        "item_knn": KNNWithMeans(**as_dict(m.item_knn)),
+        "svd": SVD(**as_dict(m.svd)),
+        "pure_svd": PureSVD(**as_dict(m.pure_svd)),
+        "hybrid": Hybrid(**hybrid_params(settings)),
+        "rating_blend": RatingBlend(),
+    }
 
 
 @dg.asset(
@@ -26,9 +36,10 @@ def candidates(settings: Settings) -> dict[str, Recommender]:
     group_name=GROUP,
     owners=OWNERS,
     kinds={"polars", "parquet"},
-    code_version="1",
-    description="Long-format metrics (run_id, model, metric, k, value): RMSE/MAE and "
-    "precision/recall/NDCG/MAP/hit@k and coverage of each model on the test split.",
+    code_version="2",
+    description="Long-format metrics (run_id, model, metric, k, value) of every model fitted on "
+    "the training split: RMSE/MAE where defined, precision/recall/NDCG/MAP/hit@k and coverage; "
+    "test-pair estimates in warehouse/test_predictions.parquet.",
 )
 def evaluation(
     context: dg.AssetExecutionContext, settings: RecsysSettings, data_root: DataRoot
@@ -37,16 +48,22 @@ def evaluation(
     test = pl.read_parquet(data_root.warehouse("test_ratings.parquet"))
     effective = settings.effective()
     cfg = effective.evaluation
-    frames = [
-        evaluate(model.fit(train), test, name, k=cfg.k, threshold=cfg.threshold)
-        for name, model in candidates(effective).items()
-    ]
+    frames, estimates = [], {}
+    for name, model in candidates(effective).items():
+        context.log.info("evaluating %s", name)
+        model.fit(train)
+        frames.append(evaluate(model, test, name, k=cfg.k, threshold=cfg.threshold))
+        estimates[f"est_{name}"] = model.predict(test)
     metrics = pl.concat(frames).select(pl.lit(context.run.run_id).alias("run_id"), pl.all())
     out = write_parquet_atomic(metrics, data_root.warehouse("metrics.parquet"))
+    predictions = test.select("user_id", "item_id", "rating").with_columns(
+        [pl.Series(k, v) for k, v in estimates.items()]
+    )
+    write_parquet_atomic(predictions, data_root.warehouse("test_predictions.parquet"))
     headline = {
         f"{m}/{metric}": dg.MetadataValue.float(v)
         for m, metric, v in metrics.select("model", "metric", "value").iter_rows()
-        if metric in ("ndcg", "precision", "rmse")
+        if metric in ("ndcg", "rmse")
     }
     return dg.MaterializeResult(
         metadata={**table_metadata(metrics, out), **headline}, data_version=data_version(out)

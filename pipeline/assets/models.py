@@ -1,38 +1,90 @@
-"""Models layer: the production models, fitted on all validated ratings."""
+"""Models layer: the production models, fitted on all validated ratings, and the hybrid's
+tuned settings."""
 
 import dagster as dg
 import polars as pl
 
 from pipeline.assets.ingest import OWNERS
 from pipeline.config import RecsysSettings
-from pipeline.metadata import data_version
+from pipeline.metadata import data_version, table_metadata
 from pipeline.resources import DataRoot
-from recsys_core import Popularity
+from recsys_core import Hybrid, KNNWithMeans, Popularity, PureSVD, Recommender
+from recsys_core.hybrid.tuning import tune
+from recsys_core.models.mf import SVD
 from recsys_core.params import as_dict
+from recsys_core.publish.files import write_json_atomic, write_parquet_atomic
+from recsys_core.settings import hybrid_params
 
 GROUP = "models"
+MODELS: dict[str, tuple[type[Recommender], str]] = {
+    "popularity": (Popularity, "Rating count (optionally in a recent window): the baseline and "
+                   "the cold-start fallback."),
+    "item_knn": (KNNWithMeans, "Item-based KNNWithMeans (Surprise's parameters); its ranking "
+                 "scores and explanations feed the hybrid."),
+    "svd": (SVD, "Biased matrix factorisation (Surprise's SVD parameters) for rating predictions."),
+    "pure_svd": (PureSVD, "Truncated SVD of the rating matrix: the hybrid's factor-model scorer."),
+}  # fmt: skip
+
+
+def model_path(data_root: DataRoot, name: str):
+    return data_root.model(f"{name}.npz")
+
+
+def _model_asset(name: str, cls: type[Recommender], text: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=f"{name}_model",
+        deps=["ratings"],
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds={"numpy"},
+        code_version="1",
+        description=f"{text} Fitted on all validated ratings; saved as models/{name}.npz.",
+    )
+    def _fit(settings: RecsysSettings, data_root: DataRoot) -> dg.MaterializeResult:
+        params = as_dict(getattr(settings.effective().models, name))
+        model = cls(**params).fit(pl.read_parquet(data_root.warehouse("ratings.parquet")))
+        out = model.save(model_path(data_root, name))
+        return dg.MaterializeResult(
+            metadata={
+                "users": model.data.n_users,
+                "items": model.data.n_items,
+                "params": dg.MetadataValue.json(params),
+                "dagster/uri": str(out),
+            },
+            data_version=data_version(out),
+        )
+
+    return _fit
+
+
+MODEL_ASSETS = [_model_asset(name, cls, text) for name, (cls, text) in MODELS.items()]
 
 
 @dg.asset(
     deps=["ratings"],
     group_name=GROUP,
     owners=OWNERS,
-    kinds={"numpy"},
+    kinds={"polars", "parquet"},
     code_version="1",
-    description="Popularity (rating count) fitted on all validated ratings; the cold-start "
-    "fallback and the baseline every model is compared with. Saved as .npz.",
+    description="The hybrid's blend weights and cold-start settings, chosen by NDCG@10 on a "
+    "validation split of the ratings (trials in warehouse/hybrid_tuning.parquet).",
 )
-def popularity_model(settings: RecsysSettings, data_root: DataRoot) -> dg.MaterializeResult:
-    params = settings.effective().models.popularity
-    model = Popularity(**as_dict(params)).fit(
-        pl.read_parquet(data_root.warehouse("ratings.parquet"))
-    )
-    out = model.save(data_root.model("popularity.npz"))
+def hybrid_tuning(settings: RecsysSettings, data_root: DataRoot) -> dg.MaterializeResult:
+    params = hybrid_params(settings.effective())
+    ratings = pl.read_parquet(data_root.warehouse("ratings.parquet"))
+    hybrid = Hybrid(**params)
+    first = {
+        "weights": {c: float(hybrid.params.weights.get(c, 1.0)) for c in hybrid.params.components},
+        "cold_user_ratings": hybrid.params.cold_user_ratings,
+        "cold_item_slots": hybrid.params.cold_item_slots,
+    }
+    chosen, trials = tune(hybrid, ratings, first) if hybrid.params.tune else (first, pl.DataFrame())
+    out = write_json_atomic(chosen, data_root.model("hybrid.json"))
+    table = write_parquet_atomic(trials, data_root.warehouse("hybrid_tuning.parquet"))
     return dg.MaterializeResult(
         metadata={
-            "users": model.data.n_users,
-            "items": model.data.n_items,
-            "dagster/uri": str(out),
+            **table_metadata(trials, table),
+            "chosen": dg.MetadataValue.json(chosen),
         },
         data_version=data_version(out),
     )

@@ -6,47 +6,68 @@ only if they pass does ``published_recommendations`` copy it to
 (and ``published/metrics.parquet``). A failed check leaves yesterday's table live.
 """
 
+import json
 from datetime import UTC, datetime
 
 import dagster as dg
 import polars as pl
 
 from pipeline.assets.ingest import OWNERS
+from pipeline.assets.models import model_path
 from pipeline.config import RecsysSettings
 from pipeline.metadata import column_lineage, data_version, table_metadata
 from pipeline.resources import DataRoot
-from recsys_core import Recommender
+from recsys_core import Hybrid, Recommender
 from recsys_core.publish.files import copy_atomic, write_json_atomic, write_parquet_atomic
 from recsys_core.publish.table import PUBLISHED_COLUMNS, published_table
+from recsys_core.settings import hybrid_params
 
 GROUP = "publish"
 STAGED = "recommendations.parquet"
 STAGED_INFO = "recommendations.json"
+MODEL_SCORES = [
+    ("item_knn_model", "score"),
+    ("pure_svd_model", "score"),
+    ("popularity_model", "score"),
+]
 LINEAGE = {
     "user_id": [("ratings", "user_id")],
     "item_id": [("ratings", "item_id")],
-    "score": [("ratings", "rating"), ("popularity_model", "score")],
-    "rank": [("popularity_model", "score")],
+    "score": MODEL_SCORES,
+    "rank": MODEL_SCORES,
+    "source": MODEL_SCORES,
+    "explanation": [("ratings", "item_id"), ("item_knn_model", "score")],
 }
 
 
 @dg.asset(
-    deps=["popularity_model", "evaluation"],
+    deps=["item_knn_model", "pure_svd_model", "popularity_model", "hybrid_tuning", "evaluation"],
     group_name=GROUP,
     owners=OWNERS,
     kinds={"polars", "parquet"},
     code_version="1",
-    description="This run's per-user top-N lists from the production models, staged in the "
-    "warehouse for the blocking checks before publishing.",
+    description="This run's per-user top-N lists: the hybrid of the production item-KNN and "
+    "PureSVD models with popularity backfill, staged in the warehouse for the blocking checks "
+    "before publishing.",
 )
 def recommendations(
     context: dg.AssetExecutionContext, settings: RecsysSettings, data_root: DataRoot
 ) -> dg.MaterializeResult:
-    model = Recommender.load(data_root.model("popularity.npz"))
     effective = settings.effective()
     n = effective.topn.n
-    recs = model.recommend(n=n)
-    table = published_table(recs, "popularity", context.run.run_id, datetime.now(UTC))
+    popularity = Recommender.load(model_path(data_root, "popularity"))
+    hybrid = Hybrid.assemble(
+        {
+            "item_knn": Recommender.load(model_path(data_root, "item_knn")),
+            "svd": Recommender.load(model_path(data_root, "pure_svd")),
+            "popularity": popularity,
+        },
+        popularity,
+        json.loads(data_root.model("hybrid.json").read_text()),
+        **hybrid_params(effective),
+    )
+    recs = hybrid.recommend_explained(n=n)
+    table = published_table(recs, context.run.run_id, datetime.now(UTC))
     out = write_parquet_atomic(table, data_root.warehouse(STAGED))
     info = {"n": n, "run_id": context.run.run_id, "settings": effective.to_dict()}
     write_json_atomic(info, data_root.warehouse(STAGED_INFO))

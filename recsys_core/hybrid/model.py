@@ -28,6 +28,7 @@ from recsys_core.ranking.topn import TopN, auto_block_size, user_blocks
 DEFAULT_COMPONENTS = {
     "item_knn": {"model": "KNNWithMeans", "params": {"k": 40}},
     "svd": {"model": "PureSVD", "params": {}},
+    "popularity": {"model": "Popularity", "params": {}},
 }
 
 
@@ -115,6 +116,31 @@ class Hybrid(Recommender):
         }
         self.fallback_ = build(p.fallback).fit(ratings)
         self._counts(data)
+
+    @classmethod
+    def assemble(
+        cls,
+        fitted: Mapping[str, Recommender],
+        fitted_fallback: Recommender,
+        chosen: Mapping[str, Any],
+        **params: Any,
+    ) -> Hybrid:
+        """A fitted hybrid from fitted models (all on the same ratings) and chosen settings
+        (as :func:`recsys_core.hybrid.tuning.tune` returns), without refitting anything."""
+        hybrid = cls(**params)
+        data = fitted_fallback.data
+        for name, model in fitted.items():
+            same = model.data.items.ids.equals(data.items.ids) and model.data.users.ids.equals(
+                data.users.ids
+            )
+            require(same, f"components.{name}", name, "fitted on the same ratings as the fallback")
+        hybrid.components_ = {name: fitted[name] for name in sorted(fitted)}
+        hybrid.fallback_ = fitted_fallback
+        hybrid.chosen_ = {**chosen, "weights": dict(chosen["weights"])}
+        hybrid.tuning_ = pl.DataFrame()
+        hybrid._data = data
+        hybrid._counts(data)
+        return hybrid
 
     def _counts(self, data: RatingData) -> None:
         m = data.user_items

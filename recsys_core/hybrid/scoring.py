@@ -12,17 +12,21 @@ it), and an item no component scores stays NaN for the fallback.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 
 def zscore_rows(scores: np.ndarray, seen: np.ndarray) -> np.ndarray:
     """Per-row standardisation over finite, unseen entries; seen or unscorable -> NaN."""
     z = np.where(seen | ~np.isfinite(scores), np.nan, scores)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.nanmean(z, axis=1, keepdims=True) if z.size else z
-        std = np.nanstd(z, axis=1, keepdims=True) if z.size else z
-        out = (z - mean) / np.where(std > 0, std, 1.0)
-    return out
+    if z.size == 0:
+        return z
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # rows with nothing scored stay NaN
+        mean = np.nanmean(z, axis=1, keepdims=True)
+        std = np.nanstd(z, axis=1, keepdims=True)
+        return (z - mean) / np.where(std > 0, std, 1.0)
 
 
 def blend(z: list[np.ndarray], weights: list[float]) -> tuple[np.ndarray, np.ndarray]:

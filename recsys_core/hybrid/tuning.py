@@ -2,9 +2,9 @@
 
 The training ratings are split again (seeded random ``validation_fraction``); the components are
 fitted on the rest; every candidate setting ranks the validation users' unseen training items
-and is scored by NDCG@10 (relevant = validation rating >= 4), in a coordinate search (two
-rounds over weights, cold-user threshold, cold-item slots; ties keep the earlier candidate,
-the configured one first). Only training ratings are ever used; the
+and is scored by NDCG@10 (relevant = validation rating >= 4), in a coordinate search (the
+cold-user threshold, then the cold-item slots, then the weights on a simplex grid of step 0.1;
+ties keep the earlier candidate, the configured one first). Only training ratings are ever used; the
 caller refits on all of them afterwards.
 """
 
@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 K = 10
 THRESHOLD = 4.0
 WEIGHT_STEPS = 10
-ROUNDS = 2
 
 
 def validation_split(ratings: pl.DataFrame, fraction: float, random_state: int) -> Split:
@@ -95,14 +94,14 @@ def tune(hybrid: Hybrid, ratings: pl.DataFrame, first: dict) -> tuple[dict, pl.D
         )
         return score
 
-    # coordinate search, two rounds: weights, then the cold-user threshold, then cold-item slots
+    # coordinate search: the cold-user threshold, the cold-item slots, then the weights
     best = dict(first)
     axes = [
-        ("weights", weight_grid(names, first["weights"])),
         ("cold_user_ratings", list(dict.fromkeys([first["cold_user_ratings"], 0, 3, 5, 10]))),
         ("cold_item_slots", list(dict.fromkeys([first["cold_item_slots"], 0, 1, 2]))),
+        ("weights", weight_grid(names, first["weights"])),
     ]
-    for key, values in axes * ROUNDS:
+    for key, values in axes:
         scores = [trial(**{**_args(best), _arg(key): v}) for v in values]
         best[key] = values[int(np.argmax(scores))]  # ties: the earliest (configured) value
     log.info(

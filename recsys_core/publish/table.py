@@ -1,8 +1,10 @@
 """The published recommendations table (the contract downstream systems read).
 
-Columns: ``user_id, rank, item_id, score, source, run_id, generated_at``; one row per (user,
-rank), ranks 1..N, items the user has rated never included. ``source`` says which model
-produced the row; ``generated_at`` is the UTC time of the run.
+Columns: ``user_id, rank, item_id, score, source, explanation, run_id, generated_at``; one row
+per (user, rank), ranks 1..N, items the user has rated never included. ``source`` says which
+model produced the row (``hybrid``, ``item_knn``, ``svd``, ``popularity``); ``explanation`` lists
+up to 3 of the user's rated items behind the row (empty for popularity rows);
+``generated_at`` is the UTC time of the run.
 """
 
 from __future__ import annotations
@@ -11,20 +13,38 @@ from datetime import datetime
 
 import polars as pl
 
-PUBLISHED_COLUMNS = ("user_id", "rank", "item_id", "score", "source", "run_id", "generated_at")
+PUBLISHED_COLUMNS = (
+    "user_id",
+    "rank",
+    "item_id",
+    "score",
+    "source",
+    "explanation",
+    "run_id",
+    "generated_at",
+)
 
 
 def published_table(
-    recs: pl.DataFrame, source: str | pl.Expr, run_id: str, generated_at: datetime
+    recs: pl.DataFrame, run_id: str, generated_at: datetime, source: str | None = None
 ) -> pl.DataFrame:
-    """Add provenance columns to ``user_id, rank, item_id, score`` lists."""
-    source_expr = pl.lit(source) if isinstance(source, str) else source
+    """Add provenance to ``user_id, rank, item_id, score[, source][, explanation]`` lists;
+    ``source`` names the producer when ``recs`` has no ``source`` column."""
+    if "source" not in recs.columns:
+        if source is None:
+            raise ValueError("recs has no 'source' column: pass source=")
+        recs = recs.with_columns(pl.lit(source).alias("source"))
+    if "explanation" not in recs.columns:
+        recs = recs.with_columns(
+            pl.lit([], dtype=pl.List(recs.schema["item_id"])).alias("explanation")
+        )
     return recs.select(
         "user_id",
         pl.col("rank").cast(pl.Int32),
         "item_id",
         pl.col("score").cast(pl.Float64),
-        source_expr.cast(pl.String).alias("source"),
+        pl.col("source").cast(pl.String),
+        "explanation",
         pl.lit(run_id, pl.String).alias("run_id"),
         pl.lit(generated_at, pl.Datetime("us", "UTC")).alias("generated_at"),
     ).sort(["user_id", "rank"])
