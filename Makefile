@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 export RECSYS_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: run test ui lint bench clean
+.PHONY: run test ui rollback lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ run: $(VENV)/.installed ## install, then materialize the whole graph on the demo
 
 test: $(VENV)/.installed-dev ## install the dev extras, then run the test suite
 	$(BIN)/python -m pytest
+
+rollback: $(VENV)/.installed ## make an earlier published run live: make rollback RUN=<run_id>
+	$(BIN)/python -m pipeline rollback $(RUN)
 
 ui: $(VENV)/.installed ## Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

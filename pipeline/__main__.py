@@ -1,5 +1,9 @@
-"""Command line: ``python -m pipeline run`` materializes the whole graph once (what ``make run``
-does) and prints where the outputs are and the headline metrics."""
+"""Command line.
+
+``python -m pipeline run`` materializes the whole graph once (what ``make run`` does) and prints
+where the outputs are and the headline metrics; ``python -m pipeline rollback [RUN_ID]`` makes an
+earlier published run live again (without RUN_ID: lists the published runs).
+"""
 
 import argparse
 import fcntl
@@ -11,6 +15,7 @@ import polars as pl
 
 from pipeline.definitions import defs
 from pipeline.resources import DataRoot
+from recsys_core.publish import history
 
 HEADLINE = ("rmse", "precision", "ndcg", "coverage")
 
@@ -47,14 +52,29 @@ def run() -> int:
     return 0
 
 
+def rollback(run_id: str | None) -> int:
+    """Make an earlier published run live again (or list the published runs)."""
+    published = DataRoot().published()
+    if run_id is None:
+        live = history.current_run(published)
+        for known in history.runs(published):
+            print(f"{known}{'  (live)' if known == live else ''}")
+        return 0
+    history.make_live(published, run_id)
+    print(f"run {run_id} is live again: {published / 'recommendations.parquet'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="materialize the whole asset graph once")
+    back = sub.add_parser("rollback", help="make an earlier published run live (no RUN_ID: list)")
+    back.add_argument("run_id", nargs="?", help="a run id from published/history/")
     args = parser.parse_args(argv)
     if args.command == "run":
         return run()
-    return 2
+    return rollback(args.run_id)
 
 
 if __name__ == "__main__":

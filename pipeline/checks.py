@@ -6,10 +6,12 @@ from collections.abc import Iterator
 import dagster as dg
 import polars as pl
 
+from pipeline.assets.evaluation import evaluation
 from pipeline.assets.ingest import ratings
 from pipeline.assets.publish import STAGED, STAGED_INFO, recommendations
+from pipeline.config import RecsysSettings
 from pipeline.resources import DataRoot
-from recsys_core.publish.checks import ratings_problems, recommendation_problems
+from recsys_core.publish.checks import quality_problems, ratings_problems, recommendation_problems
 
 RATINGS_CHECKS = {
     "schema": "Columns user_id, item_id, rating, timestamp with the documented types.",
@@ -61,3 +63,40 @@ def recommendation_checks(data_root: DataRoot) -> Iterator[dg.AssetCheckResult]:
     rated = pl.read_parquet(data_root.warehouse("ratings.parquet"))
     problems = recommendation_problems(recs, rated, info["n"])
     yield from _results(recommendations.key, RECOMMENDATION_CHECKS, problems)
+
+
+GATE_MODEL = "hybrid"
+
+
+def _ndcg(path, k: int) -> float | None:
+    if not path.is_file():
+        return None
+    frame = pl.read_parquet(path).filter(
+        (pl.col("model") == GATE_MODEL) & (pl.col("metric") == "ndcg") & (pl.col("k") == k)
+    )
+    return float(frame["value"].item()) if frame.height == 1 else None
+
+
+@dg.asset_check(
+    asset=evaluation,
+    blocking=True,
+    description="Publish gate: the hybrid's NDCG@k on the test split is at least "
+    "publish.min_ndcg and no more than publish.max_ndcg_drop below the live run's.",
+)
+def quality_gate(settings: RecsysSettings, data_root: DataRoot) -> dg.AssetCheckResult:
+    effective = settings.effective()
+    k, gate = effective.evaluation.k, effective.publish
+    ndcg = _ndcg(data_root.warehouse("metrics.parquet"), k)
+    live = _ndcg(data_root.published("metrics.parquet"), k)
+    problems = quality_problems(
+        float("nan") if ndcg is None else ndcg, live, gate.min_ndcg, gate.max_ndcg_drop
+    )
+    return dg.AssetCheckResult(
+        passed=not problems,
+        metadata={
+            "ndcg": ndcg if ndcg is not None else float("nan"),
+            "live_ndcg": live if live is not None else float("nan"),
+            "problems": "; ".join(problems.values()) or "none",
+        },
+        description="; ".join(problems.values()) or None,
+    )

@@ -43,4 +43,9 @@ class DataRoot(dg.ConfigurableResource):
         return self.path("models", name)
 
     def published(self, *parts: str) -> Path:
+        """A path under ``published/`` (the folder itself without ``parts``)."""
+        if not parts:
+            folder = self.path("published", ".")
+            folder.mkdir(parents=True, exist_ok=True)
+            return folder
         return self.path("published", *parts)

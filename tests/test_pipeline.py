@@ -62,7 +62,7 @@ def test_whole_graph_on_demo_data(tmp_path):
     assert set(live["source"]) <= {"hybrid", "item_knn", "svd", "popularity"}
     assert live.schema["explanation"] == pl.List(live.schema["item_id"])
     checks = result.get_asset_check_evaluations()
-    assert len(checks) == 9 and all(c.passed for c in checks)
+    assert len(checks) == 10 and all(c.passed for c in checks)
     mat = result.asset_materializations_for_node("ratings")[0]
     assert mat.metadata["dagster/row_count"].value == ratings.height
     assert "dagster/column_schema" in mat.metadata
@@ -190,3 +190,43 @@ def test_cli_refuses_a_second_run_on_the_same_data_root(tmp_path, monkeypatch):
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         assert main(["run"]) == 3
     assert not (tmp_path / "published").exists()
+
+
+def test_gate_blocks_a_degraded_run_and_leaves_the_live_table_byte_identical(tmp_path):
+    write_raw(tmp_path, random_ratings(n_users=40, n_items=60, seed=2))
+    assert materialize(tmp_path).success
+    live = tmp_path / "published" / "recommendations.parquet"
+    before, metrics_before = (
+        live.read_bytes(),
+        (tmp_path / "published" / "metrics.parquet").read_bytes(),
+    )
+    overrides = {"publish": {"min_ndcg": 0.999}}
+    result = materialize(
+        tmp_path, {"resources": {"settings": {"config": {"overrides": overrides}}}}
+    )
+    assert not result.success
+    failed = [c for c in result.get_asset_check_evaluations() if not c.passed]
+    assert [c.check_name for c in failed] == ["quality_gate"]
+    assert "floor" in failed[0].metadata["problems"].value
+    assert live.read_bytes() == before
+    assert (tmp_path / "published" / "metrics.parquet").read_bytes() == metrics_before
+
+
+def test_rollback_restores_an_earlier_run(tmp_path, monkeypatch):
+    from pipeline.__main__ import main
+    from recsys_core.publish import history
+
+    write_raw(tmp_path, random_ratings(n_users=40, n_items=60, seed=2))
+    first = materialize(tmp_path)
+    first_bytes = (tmp_path / "published" / "recommendations.parquet").read_bytes()
+    second = materialize(
+        tmp_path, {"resources": {"settings": {"config": {"overrides": {"topn": {"n": 4}}}}}}
+    )
+    assert first.success and second.success
+    published = tmp_path / "published"
+    assert history.current_run(published) == second.run_id
+    monkeypatch.setenv("RECSYS_DATA_DIR", str(tmp_path))
+    assert main(["rollback", first.run_id]) == 0
+    assert (published / "recommendations.parquet").read_bytes() == first_bytes
+    assert history.current_run(published) == first.run_id
+    assert history.runs(published) == [first.run_id, second.run_id]

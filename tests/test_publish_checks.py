@@ -45,3 +45,12 @@ def test_recommendation_problems_each_kind():
         assert name in recommendation_problems(table, RATINGS, n=5), name
     doubled = recs([(1, 1, 12, 2.0), (1, 2, 12, 1.0), (2, 1, 11, 1.0)])
     assert "distinct_items" in recommendation_problems(doubled, RATINGS, n=5)
+
+
+def test_quality_gate_floor_and_regression():
+    from recsys_core.publish.checks import quality_problems
+
+    assert quality_problems(0.30, 0.31, min_ndcg=0.1, max_drop=0.02) == {}
+    assert set(quality_problems(0.05, None, min_ndcg=0.1, max_drop=0.02)) == {"ndcg_floor"}
+    assert set(quality_problems(0.25, 0.31, min_ndcg=0.1, max_drop=0.02)) == {"ndcg_regression"}
+    assert set(quality_problems(float("nan"), None, min_ndcg=0.1, max_drop=0.02)) == {"ndcg_floor"}

@@ -18,7 +18,8 @@ from pipeline.config import RecsysSettings
 from pipeline.metadata import column_lineage, data_version, table_metadata
 from pipeline.resources import DataRoot
 from recsys_core import Hybrid, Recommender
-from recsys_core.publish.files import copy_atomic, write_json_atomic, write_parquet_atomic
+from recsys_core.publish.files import write_json_atomic, write_parquet_atomic
+from recsys_core.publish.history import publish_run
 from recsys_core.publish.table import PUBLISHED_COLUMNS, published_table
 from recsys_core.settings import hybrid_params
 
@@ -95,13 +96,12 @@ def recommendations(
 def published_recommendations(data_root: DataRoot) -> dg.MaterializeResult:
     staged = data_root.warehouse(STAGED)
     run_id = pl.read_parquet(staged, columns=["run_id"]).get_column("run_id").unique().item()
-    history = data_root.published("history", run_id, "recommendations.parquet")
-    copy_atomic(staged, history)
-    copy_atomic(data_root.warehouse("metrics.parquet"), history.with_name("metrics.parquet"))
-    copy_atomic(data_root.warehouse(STAGED_INFO), history.with_name("run.json"))
-    live = copy_atomic(history, data_root.published("recommendations.parquet"))
-    copy_atomic(history.with_name("metrics.parquet"), data_root.published("metrics.parquet"))
-    write_json_atomic({"run_id": run_id}, data_root.published("CURRENT.json"))
+    files = {
+        "recommendations.parquet": staged,
+        "metrics.parquet": data_root.warehouse("metrics.parquet"),
+        "run.json": data_root.warehouse(STAGED_INFO),
+    }
+    live = publish_run(data_root.published(), run_id, files)
     table = pl.read_parquet(live)
     return dg.MaterializeResult(
         metadata={

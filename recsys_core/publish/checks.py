@@ -78,3 +78,18 @@ def recommendation_problems(recs: pl.DataFrame, ratings: pl.DataFrame, n: int) -
     if not_finite:
         problems["finite_scores"] = f"{not_finite} score(s) not finite"
     return problems
+
+
+def quality_problems(
+    ndcg: float, live_ndcg: float | None, min_ndcg: float, max_drop: float
+) -> dict[str, str]:
+    """The publish gate: NDCG at least ``min_ndcg``, and at most ``max_drop`` below the live
+    run's (when there is one)."""
+    problems: dict[str, str] = {}
+    if not ndcg >= min_ndcg:  # also catches NaN
+        problems["ndcg_floor"] = f"NDCG {ndcg:.4f} < floor {min_ndcg:.4f}"
+    if live_ndcg is not None and not ndcg >= live_ndcg - max_drop:
+        problems["ndcg_regression"] = (
+            f"NDCG {ndcg:.4f} is more than {max_drop:.4f} below the live run's {live_ndcg:.4f}"
+        )
+    return problems
