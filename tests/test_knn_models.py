@@ -8,6 +8,8 @@ import pytest
 
 from recsys_core import ConfigError, KNNBaseline, KNNBasic, KNNWithMeans
 from recsys_core.models.knn import KNNBase
+from recsys_core.models.knn.topn import knn_topn
+from recsys_core.ranking.topn import block_topn
 from tests.conftest import random_ratings
 from tests.contract import ModelContract
 from tests.test_knn_reference import dense_ratings, ref_fit
@@ -82,7 +84,13 @@ def test_every_hyperparameter_changes_predictions(data, cls, change):
 
 
 @pytest.mark.parametrize(
-    "change", [{"rank_weight": "binary"}, {"rank_weight": "centered"}, {"rank_shrinkage": 0}]
+    "change",
+    [
+        {"rank_weight": "binary"},
+        {"rank_weight": "centered"},
+        {"rank_shrinkage": 0},
+        {"rank_neighbors": "rated"},
+    ],
 )
 def test_ranking_hyperparameters_change_lists_not_predictions(data, change):
     before, recs_before = outputs(KNNWithMeans(**BASE), data)
@@ -177,6 +185,7 @@ def test_bad_params_name_the_parameter():
         ({"block_size": 2.5}, "'block_size'"),
         ({"rank_weight": "log"}, "'rank_weight'"),
         ({"rank_shrinkage": -1}, "'rank_shrinkage'"),
+        ({"rank_neighbors": "both"}, "'rank_neighbors'"),
         ({"bsl_options": {"method": "adam"}}, "bsl_options.method"),
         ({"bsl_options": {"reg": 0.1}}, "'reg' is an SGD option"),
         ({"bsl_options": {"n_epoch": 3}}, "n_epoch.*'n_epochs'"),
@@ -187,7 +196,7 @@ def test_bad_params_name_the_parameter():
 
 
 # -- ranking scores and explanations against dense loops ---------------------------------------
-def ref_rank_scores(frame, *, name, user_based, k, shrinkage, weight):
+def ref_rank_scores(frame, *, name, user_based, k, shrinkage, weight, neighbors="candidate"):
     """Dense ranking scores: top-k shrunk neighbours of the candidate (or user), weighted sums."""
     dense, _, _ = dense_ratings(frame)
     fit = ref_fit(dense, name=name, user_based=user_based)
@@ -209,6 +218,8 @@ def ref_rank_scores(frame, *, name, user_based, k, shrinkage, weight):
         order = np.lexsort((np.arange(n_x), -shrunk[x]))[:k]
         order = order[shrunk[x, order] > 0]
         top[x, order] = shrunk[x, order]
+    if neighbors == "rated":
+        top = top.T.copy()  # x receives evidence from the x' that have x in their top k
     # score[x, y] = sum_x' top[x, x'] * w[x', y] over x' that rated y
     terms = top[:, :, None] * np.nan_to_num(w_x)[None, :, :]
     has = (top[:, :, None] > 0) & ~np.isnan(w_x)[None, :, :]
@@ -218,15 +229,23 @@ def ref_rank_scores(frame, *, name, user_based, k, shrinkage, weight):
 
 @pytest.mark.parametrize("user_based", [False, True])
 @pytest.mark.parametrize("weight", ["rating", "binary", "centered"])
-def test_rank_scores_match_dense_reference(data, user_based, weight):
+@pytest.mark.parametrize("neighbors", ["candidate", "rated"])
+def test_rank_scores_match_dense_reference(data, user_based, weight, neighbors):
     model = KNNWithMeans(
         k=5,
         sim_options={"name": "msd", "user_based": user_based},
         rank_weight=weight,
+        rank_neighbors=neighbors,
         rank_shrinkage=3.0,
     ).fit(data)
     want, _, _ = ref_rank_scores(
-        data, name="msd", user_based=user_based, k=5, shrinkage=3.0, weight=weight
+        data,
+        name="msd",
+        user_based=user_based,
+        k=5,
+        shrinkage=3.0,
+        weight=weight,
+        neighbors=neighbors,
     )
     got = model.score_users(np.arange(model.data.n_users))
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
@@ -234,15 +253,44 @@ def test_rank_scores_match_dense_reference(data, user_based, weight):
 
 
 @pytest.mark.parametrize("user_based", [False, True])
-def test_explanations_match_dense_reference(data, user_based):
+@pytest.mark.parametrize("weight", ["rating", "binary", "centered"])
+@pytest.mark.parametrize("neighbors", ["candidate", "rated"])
+def test_topn_paths_equal_dense_block_topn(data, user_based, weight, neighbors):
     model = KNNWithMeans(
-        k=5, sim_options={"name": "cosine", "user_based": user_based}, rank_shrinkage=3.0
+        k=4,
+        sim_options={"name": "pearson", "user_based": user_based},
+        rank_weight=weight,
+        rank_neighbors=neighbors,
+    ).fit(data)
+    users = np.arange(model.data.n_users)
+    for n in (1, 3, 30):
+        want = block_topn(model.score_users, model.data.user_items, users, n, block_size=7)
+        for path, block_size in [("sparse", None), ("sparse", 1), ("dense", 5), (None, None)]:
+            got = knn_topn(model, users, n, block_size, path)
+            for name in ("users", "ranks", "items", "scores"):
+                np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+
+
+@pytest.mark.parametrize("user_based", [False, True])
+@pytest.mark.parametrize("neighbors", ["candidate", "rated"])
+def test_explanations_match_dense_reference(data, user_based, neighbors):
+    model = KNNWithMeans(
+        k=5,
+        sim_options={"name": "cosine", "user_based": user_based},
+        rank_neighbors=neighbors,
+        rank_shrinkage=3.0,
     ).fit(data)
     recs = model.recommend(4)
     got = model.explain(recs)
     assert got.columns == [*recs.columns, "because"]
     _, top, w_x = ref_rank_scores(
-        data, name="cosine", user_based=user_based, k=5, shrinkage=3.0, weight="rating"
+        data,
+        name="cosine",
+        user_based=user_based,
+        k=5,
+        shrinkage=3.0,
+        weight="rating",
+        neighbors=neighbors,
     )
     users, items = model.data.users, model.data.items
     u, i = model.data.index_pairs(recs)

@@ -14,6 +14,7 @@ from recsys_core.params import build_params, require
 
 SIM_NAMES = ("cosine", "msd", "pearson", "pearson_baseline")
 RANK_WEIGHTS = ("binary", "rating", "centered")
+RANK_NEIGHBORS = ("candidate", "rated")
 
 
 def _is_int(value: Any) -> bool:
@@ -92,6 +93,10 @@ class KNNParams:
         rank_weight: what each of the user's rated items contributes to a candidate's ranking
             score (see :mod:`recsys_core.models.knn.ranking`): ``"rating"`` (default),
             ``"binary"`` or ``"centered"``.
+        rank_neighbors: whose top-k neighbourhood carries the evidence (item-based):
+            ``"candidate"`` (default; the candidate's k most similar items, among those the user
+            rated) or ``"rated"`` (each rated item passes evidence to its own k most similar
+            items; much cheaper top-N on large catalogues, slightly worse lists).
         rank_shrinkage: ``lambda`` in the ranking similarity ``sim * freq / (freq + lambda)``
             (``freq`` = number of common raters; default 100): it stops pairs with one or two
             common raters from dominating the lists.
@@ -107,6 +112,7 @@ class KNNParams:
     bsl_options: BaselineOptions = field(default_factory=BaselineOptions)
     max_neighbors: int | None = None
     rank_weight: Literal["binary", "rating", "centered"] = "rating"
+    rank_neighbors: Literal["candidate", "rated"] = "candidate"
     rank_shrinkage: float = 100.0
     block_size: int | None = None
     n_threads: int | None = None
@@ -123,5 +129,7 @@ class KNNParams:
         ok = _is_number(self.rank_shrinkage) and self.rank_shrinkage >= 0
         require(ok, "rank_shrinkage", self.rank_shrinkage, "a number >= 0")
         object.__setattr__(self, "rank_shrinkage", float(self.rank_shrinkage))
+        ok = self.rank_neighbors in RANK_NEIGHBORS
+        require(ok, "rank_neighbors", self.rank_neighbors, " | ".join(RANK_NEIGHBORS))
         weights = " | ".join(RANK_WEIGHTS)
         require(self.rank_weight in RANK_WEIGHTS, "rank_weight", self.rank_weight, weights)

@@ -22,12 +22,15 @@ import polars as pl
 import scipy.sparse as sp
 
 from recsys_core.data.ids import RatingData
+from recsys_core.errors import DataError
 from recsys_core.models.base import Recommender
 from recsys_core.models.baseline import baseline_estimates, compute_baselines
 from recsys_core.models.knn.neighbors import neighborhood_sums, pair_chunks
 from recsys_core.models.knn.options import KNNParams
 from recsys_core.models.knn.ranking import explain_rows, rank_scores
 from recsys_core.models.knn.similarities import similarity_matrix
+from recsys_core.models.knn.topn import knn_topn
+from recsys_core.ranking.topn import TopN
 
 
 class KNNBase(Recommender):
@@ -128,6 +131,21 @@ class KNNBase(Recommender):
     def score_users(self, users: np.ndarray) -> np.ndarray:
         """Ranking scores (see :mod:`recsys_core.models.knn.ranking`); NaN = no evidence."""
         return rank_scores(self, users)
+
+    def topn_indices(
+        self, n: int, users: pl.Series | list | None = None, *, block_size: int | None = None
+    ) -> TopN:
+        """As :meth:`Recommender.topn_indices` (the same lists), but scoring sparsely when few
+        items have evidence (see :mod:`recsys_core.models.knn.topn`)."""
+        if n < 1:
+            raise DataError(f"n must be >= 1, got {n}")
+        data = self.data
+        if users is None:
+            idx = np.arange(data.n_users, dtype=np.int64)
+        else:
+            idx = data.users.index_of(users if isinstance(users, pl.Series) else pl.Series(users))
+            idx = idx[idx >= 0]
+        return knn_topn(self, idx, n, block_size)
 
     def explain(self, recs: pl.DataFrame, n: int = 3) -> pl.DataFrame:
         """``recs`` plus ``because``: for each (user, item) row, the user's rated items that
