@@ -19,6 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -79,20 +81,26 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+@contextmanager
+def timed(out: dict, name: str) -> Iterator[None]:
+    """Record wall seconds as ``{name}_s`` and this process's CPU seconds as ``{name}_cpu``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    yield
+    out[f"{name}_s"] = time.perf_counter() - wall
+    out[f"{name}_cpu"] = time.process_time() - cpu
+
+
 def run_one(size: str, model_name: str, train_path: Path, test_path: Path) -> dict:
     """Fit, predict the test pairs, top-10 for every user; in this process."""
     train, test = pl.read_parquet(train_path), pl.read_parquet(test_path)
     out = {"data": size, "model": model_name, "data_mb": rss_mb()}
     model = MODELS[model_name]()
-    start = time.perf_counter()
-    model.fit(train)
-    out["fit_s"] = time.perf_counter() - start
-    start = time.perf_counter()
-    estimates = model.predict(test)
-    out["predict_s"] = time.perf_counter() - start
-    start = time.perf_counter()
-    recs = model.recommend(10)
-    out["top10_s"] = time.perf_counter() - start
+    with timed(out, "fit"):
+        model.fit(train)
+    with timed(out, "predict"):
+        estimates = model.predict(test)
+    with timed(out, "top10"):
+        recs = model.recommend(10)
     out["peak_mb"] = rss_mb()
     actual = test.get_column("rating").to_numpy()
     out["rmse"] = float(np.sqrt(np.mean((estimates - actual) ** 2)))
@@ -115,7 +123,8 @@ def run_in_subprocess(size: str, model_name: str, train: Path, test: Path) -> di
 def table(rows: list[dict]) -> str:
     cols = [
         ("data", "{}"), ("model", "{}"), ("users", "{}"), ("items", "{}"), ("train", "{}"),
-        ("fit_s", "{:.2f}"), ("predict_s", "{:.2f}"), ("top10_s", "{:.2f}"),
+        ("fit_s", "{:.2f}"), ("fit_cpu", "{:.2f}"), ("predict_s", "{:.2f}"),
+        ("predict_cpu", "{:.2f}"), ("top10_s", "{:.2f}"), ("top10_cpu", "{:.2f}"),
         ("data_mb", "{:.0f}"), ("peak_mb", "{:.0f}"), ("rmse", "{:.4f}"), ("ndcg10", "{:.4f}"),
     ]  # fmt: skip
     cells = [[c for c, _ in cols]]
@@ -150,7 +159,9 @@ def main(argv: list[str] | None = None) -> None:
             if wanted is None or model_name in wanted:
                 rows.append(run_in_subprocess(size, model_name, train, test))
                 print(table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
-    print(f"cores: {os.cpu_count()}; times in seconds, memory = max RSS in MiB")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"cores: {os.cpu_count()}, load average at the end: {load}")
+    print("*_s: wall seconds, *_cpu: CPU seconds of the process (all threads), memory: MiB")
     print(table(rows))
 
 
