@@ -20,6 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse import _sparsetools
+
+DIRECT_LIMIT = 1 << 24
+"""Largest dense block (rows x columns) whose product skips scipy's counting pass."""
 
 
 @dataclass(frozen=True)
@@ -60,12 +64,43 @@ class CoRating:
     def freq(self, start: int, stop: int) -> sp.csr_matrix:
         """``(B B^T)[start:stop]``: common-rater counts, the block's pattern."""
         one = self.operands["one"]
-        return one.left[start:stop] @ one.right
+        return block_product(one.left[start:stop], one.right)
 
     def sum(self, freq: sp.csr_matrix, left: str, right: str, start: int, stop: int) -> np.ndarray:
         """``(L R^T)[start:stop]`` for operands named ``left``/``right``, on ``freq``'s pattern."""
-        product = self.operands[left].left[start:stop] @ self.operands[right].right
+        product = block_product(self.operands[left].left[start:stop], self.operands[right].right)
         return aligned(freq, product)
+
+
+def block_product(left: sp.csr_matrix, right: sp.csr_matrix) -> sp.csr_matrix:
+    """``left @ right`` (both CSR, float64) for a block of rows.
+
+    scipy's ``@`` first walks the whole product once just to count its entries; a block has at
+    most rows x columns of them, so when that bound is small the output is allocated at the
+    bound and filled by scipy's own kernel in one walk (``_sparsetools.csr_matmat``, the routine
+    ``@`` itself calls). Same entries, same order, same values.
+    """
+    (n_rows, _), n_cols = left.shape, right.shape[1]
+    bound = n_rows * n_cols
+    if bound > DIRECT_LIMIT or left.dtype != np.float64 or right.dtype != np.float64:
+        return left @ right
+    big = max(bound, left.nnz, right.nnz, n_cols + 1) >= np.iinfo(np.int32).max
+    idx = np.int64 if big else np.int32
+    indptr = np.empty(n_rows + 1, dtype=idx)
+    indices = np.empty(bound, dtype=idx)
+    data = np.empty(bound)
+    _sparsetools.csr_matmat(
+        n_rows, n_cols,
+        left.indptr.astype(idx, copy=False), left.indices.astype(idx, copy=False), left.data,
+        right.indptr.astype(idx, copy=False), right.indices.astype(idx, copy=False), right.data,
+        indptr, indices, data,
+    )  # fmt: skip
+    nnz = int(indptr[-1])
+    if 2 * nnz < bound:  # do not keep a mostly empty buffer alive
+        indices, data = indices[:nnz].copy(), data[:nnz].copy()
+    else:
+        indices, data = indices[:nnz], data[:nnz]
+    return sp.csr_matrix((data, indices, indptr), shape=(n_rows, n_cols))
 
 
 def aligned(pattern: sp.csr_matrix, product: sp.csr_matrix) -> np.ndarray:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from recsys_core.models.knn.corating import block_product
+
 MAX_LEVELS = 16
 """More distinct rating values than this use the generic path (memory grows with levels)."""
 
@@ -61,7 +63,7 @@ class PackedSquaredDiffs:
 
     def block(self, start: int, stop: int) -> tuple[sp.csr_matrix, np.ndarray]:
         """``(freq, sq_diff)`` for rows ``start:stop``: counts as a CSR, sums on its entries."""
-        out = self.left[start:stop] @ self.right
+        out = block_product(self.left[start:stop], self.right)
         freq = np.floor(out.data / self.k)
         sq_diff = out.data - self.k * freq
         return sp.csr_matrix((freq, out.indices, out.indptr), shape=out.shape), sq_diff
