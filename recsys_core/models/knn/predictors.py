@@ -13,9 +13,15 @@ with j over ``N^k_u(i)``. With fewer than ``min_k`` neighbours, KNNBasic predict
 ``mu`` and the others drop the weighted term (``mu_i`` or ``b_ui``). An unknown user or item gives
 ``mu`` (KNNBaseline: ``mu`` plus the known bias, as Surprise's code does). Estimates are clipped
 to the rating scale.
+
+Top-N lists do not rank by these estimates but by the ranking scores of
+:mod:`recsys_core.models.knn.ranking` (computed by :mod:`recsys_core.models.knn.topn`); the fitted
+similarities are in :mod:`recsys_core.models.knn.similarities`.
 """
 
 from __future__ import annotations
+
+from abc import abstractmethod
 
 import numpy as np
 import polars as pl
@@ -64,16 +70,20 @@ class KNNBase(Recommender):
             n_threads=p.n_threads,
         )
         self.sim_, self.rank_ = fitted.sim, fitted.rank
-        self.rank_cache_: dict[str, sp.csr_matrix] = {}
+        self.cache_: dict[str, sp.csr_matrix] = {}  # derived matrices, rebuilt on demand
 
     def _switch(self, u_stuff, i_stuff):
         """``(x_stuff, y_stuff)``: users first when user-based, items first otherwise."""
         return (u_stuff, i_stuff) if self.params.sim_options.user_based else (i_stuff, u_stuff)
 
-    def _y_by_x(self, data: RatingData | None = None) -> sp.csr_matrix:
-        """Ratings as y x x' (item-based: users x items), sorted indices."""
-        m = (data or self.data).user_items
-        return _sorted(m.T.tocsr()) if self.params.sim_options.user_based else m
+    def _y_by_x(self) -> sp.csr_matrix:
+        """Ratings as y x x' (item-based: users x items, as stored), sorted indices."""
+        m = self.data.user_items
+        if not self.params.sim_options.user_based:
+            return m
+        if "yx" not in self.cache_:
+            self.cache_["yx"] = _sorted(m.T.tocsr())
+        return self.cache_["yx"]
 
     # -- predictions ----------------------------------------------------------------------------
     def _predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -120,12 +130,13 @@ class KNNBase(Recommender):
         """Estimates for pairs with an unknown user or item: the global mean."""
         return np.full(len(users), self.mu_)
 
+    @abstractmethod
     def _deviation(self, nb: np.ndarray, r: np.ndarray, y: np.ndarray) -> np.ndarray:
         """What a neighbour ``nb`` with rating ``r`` of ``y`` contributes (weighted by sim)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _combine(self, x, y, users, items, sum_sim, sum_dev, enough) -> np.ndarray:
-        raise NotImplementedError
+        """Estimates of known pairs from their neighbourhood sums (``enough``: >= min_k)."""
 
     # -- ranking and explanations ---------------------------------------------------------------
     def score_users(self, users: np.ndarray) -> np.ndarray:
@@ -172,7 +183,7 @@ class KNNBase(Recommender):
         for name in ("sim", "rank"):
             parts = (arrays[f"{name}_data"], arrays[f"{name}_indices"], arrays[f"{name}_indptr"])
             setattr(self, f"{name}_", sp.csr_matrix(parts, shape=(n, n)))
-        self.rank_cache_ = {}
+        self.cache_ = {}
 
 
 class KNNBasic(KNNBase):

@@ -65,7 +65,7 @@ def neighbor_matrix(model: KNNBase) -> sp.csr_matrix:
     """Row x lists the x' whose evidence flows to x, with their weights: ``rank_`` itself
     (``rank_neighbors="candidate"``: the candidate's own top k) or its transpose (``"rated"``:
     each rated item passes evidence to its top k)."""
-    cache = model.rank_cache_
+    cache = model.cache_
     if "nbr" not in cache:
         rated = model.params.rank_neighbors == "rated"
         cache["nbr"] = model.rank_.T.tocsr() if rated else model.rank_
@@ -74,7 +74,7 @@ def neighbor_matrix(model: KNNBase) -> sp.csr_matrix:
 
 def score_operands(model: KNNBase, users: np.ndarray):
     """``(left, right, right_pattern)`` with ``scores = left @ right`` for a block of users."""
-    m, cache, nbr = model.data.user_items, model.rank_cache_, neighbor_matrix(model)
+    m, cache, nbr = model.data.user_items, model.cache_, neighbor_matrix(model)
     if model.params.sim_options.user_based:
         if "w" not in cache:
             cache["w"] = weights(model, m)
