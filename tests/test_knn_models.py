@@ -111,15 +111,23 @@ def test_performance_knobs_change_nothing(data, cls, user_based):
         assert recs.equals(ref_recs)
 
 
-def test_max_neighbors_keeps_the_largest_similarities(data):
-    full = KNNWithMeans(sim_options={"name": "cosine"}).fit(data).sim_.toarray()
-    pruned = KNNWithMeans(sim_options={"name": "cosine"}, max_neighbors=3).fit(data).sim_.toarray()
+@pytest.mark.parametrize("max_neighbors", [1, 3, 8])
+def test_max_neighbors_keeps_the_largest_shrunk_similarities(data, max_neighbors):
+    opts = {"name": "cosine"}
+    full = KNNWithMeans(sim_options=opts).fit(data).sim_.toarray()
+    model = KNNWithMeans(sim_options=opts, max_neighbors=max_neighbors, rank_shrinkage=4.0)
+    pruned = model.fit(data).sim_.toarray()
+    dense, _, _ = dense_ratings(data)
+    rated = (~np.isnan(dense)).astype(float)
+    freq = rated.T @ rated  # common raters of each item pair
+    shrunk = full * freq / (freq + 4.0)
     for row in range(full.shape[0]):
         off = np.delete(np.arange(full.shape[0]), row)
-        kept = off[pruned[row, off] > 0]
-        order = off[np.lexsort((off, -full[row, off]))]  # by similarity, ties by index
-        np.testing.assert_array_equal(np.sort(kept), np.sort(order[:3]))
-        np.testing.assert_array_equal(pruned[row, kept], full[row, kept])
+        off = off[full[row, off] > 0]
+        order = off[np.lexsort((off, -shrunk[row, off]))]  # by shrunk similarity, ties by index
+        kept = np.flatnonzero(pruned[row] > 0)
+        np.testing.assert_array_equal(kept[kept != row], np.sort(order[:max_neighbors]))
+        np.testing.assert_array_equal(pruned[row, kept], full[row, kept])  # unshrunk values
     np.testing.assert_array_equal(np.diag(pruned), 1.0)
 
 

@@ -112,10 +112,11 @@ def auto_block_size(n_rows: int, budget: int = SIM_BUDGET) -> int:
 class Neighborhoods:
     """The fitted similarity matrices (both n x n CSR).
 
-    ``sim``: the positive similarities used by the predictors (diagonal 1; at most
-    ``max_neighbors`` off-diagonal entries per row when set). ``rank``: for ranking, each row's
-    ``rank_k`` largest support-shrunk similarities ``sim * freq / (freq + rank_shrinkage)``
-    (off-diagonal; independent of ``max_neighbors``).
+    ``sim``: the positive similarities used by the predictors (diagonal 1; when
+    ``max_neighbors`` is set, only the off-diagonal entries with the ``max_neighbors`` largest
+    support-shrunk similarities ``sim * freq / (freq + rank_shrinkage)`` per row, stored with
+    their plain similarity). ``rank``: for ranking, each row's ``rank_k`` largest shrunk
+    similarities (off-diagonal; independent of ``max_neighbors``).
     """
 
     sim: sp.csr_matrix
@@ -136,8 +137,9 @@ def similarity_matrix(
     """Positive similarities between the rows of ``x``, and the ranking neighbourhoods.
 
     ``x`` is CSR with sorted indices; ``residuals`` (aligned with ``x.data``) is required for
-    ``pearson_baseline``. With ``max_neighbors``, each row of ``sim`` keeps its
-    ``max_neighbors`` largest off-diagonal similarities (ties: smaller column first). Blocks of
+    ``pearson_baseline``. With ``max_neighbors``, each row of ``sim`` keeps the off-diagonal
+    entries with the ``max_neighbors`` largest shrunk similarities (ties: smaller column first,
+    see :class:`Neighborhoods`). Blocks of
     ``block_size`` rows are computed by ``n_threads`` threads; neither changes the result.
     """
     values = x.data if opts.name != "pearson_baseline" else residuals
@@ -199,10 +201,9 @@ def _block(
     del rows
     valid = (sim > 0) & (f >= min_support(opts)) & ~diag
     shrunk = np.where(valid, sim * (f / (f + rank_shrinkage)), 0.0)
-    rank = _top_per_row(_like(freq, shrunk), rank_k, start, diagonal=False)
     if max_neighbors is not None:
-        sim[~valid] = 0.0
-        return _top_per_row(_like(freq, sim), max_neighbors, start, diagonal=True), rank
+        return _pruned(freq, np.where(valid, sim, 0.0), shrunk, max_neighbors, rank_k, start)
+    rank = _top_per_row(_like(freq, shrunk), rank_k)
     sim[diag] = 1.0
     keep = valid | diag
     if keep.all():
@@ -211,16 +212,30 @@ def _block(
     return sp.csr_matrix((sim[keep], freq.indices[keep], kept), shape=freq.shape), rank
 
 
+def _pruned(
+    freq: sp.csr_matrix, sim: np.ndarray, shrunk: np.ndarray, max_neighbors: int, k: int, start: int
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """``(sim, rank)`` blocks when at most ``max_neighbors`` neighbours are kept per row: the
+    ones with the largest shrunk similarity (as for ranking), stored with their similarity."""
+    rows, cols, vals = top_k_positive(_like(freq, shrunk).toarray(), max(max_neighbors, k))
+    order = np.arange(len(rows)) - np.searchsorted(rows, rows)  # rank within the row
+    first_k = order < k
+    rank = sp.csr_matrix((vals[first_k], (rows[first_k], cols[first_k])), shape=freq.shape)
+    kept = order < max_neighbors
+    rows, cols = rows[kept], cols[kept]
+    n_rows = freq.shape[0]
+    vals = _like(freq, sim).toarray()[rows, cols]
+    rows = np.concatenate((rows, np.arange(n_rows)))
+    cols = np.concatenate((cols, np.arange(start, start + n_rows)))
+    vals = np.concatenate((vals, np.ones(n_rows)))
+    return sp.csr_matrix((vals, (rows, cols)), shape=freq.shape), rank
+
+
 def _like(pattern: sp.csr_matrix, data: np.ndarray) -> sp.csr_matrix:
     return sp.csr_matrix((data, pattern.indices, pattern.indptr), shape=pattern.shape)
 
 
-def _top_per_row(block: sp.csr_matrix, k: int, start: int, diagonal: bool) -> sp.csr_matrix:
-    """Each row's ``k`` largest positive values (ties: smaller column), plus a diagonal of 1."""
+def _top_per_row(block: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """Each row's ``k`` largest positive values (ties: smaller column)."""
     r, c, v = top_k_positive(block.toarray(), k)
-    n_rows = block.shape[0]
-    if diagonal:
-        r = np.concatenate((r, np.arange(n_rows)))
-        c = np.concatenate((c, np.arange(start, start + n_rows)))
-        v = np.concatenate((v, np.ones(n_rows)))
     return sp.csr_matrix((v, (r, c)), shape=block.shape)
