@@ -16,8 +16,7 @@ import polars as pl
 from pipeline.definitions import defs
 from pipeline.resources import DataRoot
 from recsys_core.publish import history
-
-HEADLINE = ("rmse", "precision", "ndcg", "coverage")
+from recsys_core.report.html import table_at_k
 
 
 def run() -> int:
@@ -40,14 +39,13 @@ def run() -> int:
     print(f"\nrun {result.run_id} succeeded; outputs under {root.base}:")
     for part in ("recommendations.parquet", "metrics.parquet"):
         print(f"  published/{part}")
-    print("  warehouse/ratings.parquet, warehouse/quarantine.parquet, models/*.npz\n")
+    print("  warehouse/ratings.parquet, warehouse/quarantine.parquet, models/*.npz")
     metrics = pl.read_parquet(root.published("metrics.parquet"))
-    table = (
-        metrics.filter(pl.col("metric").is_in(HEADLINE))
-        .pivot(on="metric", index="model", values="value")
-        .select("model", *[m for m in HEADLINE if m in metrics["metric"].unique().to_list()])
+    table = table_at_k(metrics, 10).select(
+        "model", *[c for c in ("ndcg", "precision", "recall", "rmse", "coverage")]
     )
-    with pl.Config(tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
+    print("  published/report.html\n\nheadline metrics on the test split (k=10):")
+    with pl.Config(tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True, tbl_rows=20):
         print(table)
     return 0
 

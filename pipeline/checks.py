@@ -72,7 +72,10 @@ def _ndcg(path, k: int) -> float | None:
     if not path.is_file():
         return None
     frame = pl.read_parquet(path).filter(
-        (pl.col("model") == GATE_MODEL) & (pl.col("metric") == "ndcg") & (pl.col("k") == k)
+        (pl.col("model") == GATE_MODEL)
+        & (pl.col("metric") == "ndcg")
+        & (pl.col("k") == k)
+        & (pl.col("segment") == "all")
     )
     return float(frame["value"].item()) if frame.height == 1 else None
 

@@ -48,8 +48,9 @@ def test_whole_graph_on_demo_data(tmp_path):
     history = tmp_path / "published" / "history" / run_id / "recommendations.parquet"
     assert pl.read_parquet(history).equals(live)
     metrics = pl.read_parquet(tmp_path / "published" / "metrics.parquet")
-    assert metrics.columns == ["run_id", "model", "metric", "k", "value"]
-    ndcg = metrics.filter(pl.col("metric") == "ndcg")
+    assert metrics.columns == ["run_id", "model", "metric", "k", "segment", "value"]
+    ndcg = metrics.filter((pl.col("metric") == "ndcg") & (pl.col("segment") == "all"))
+    ndcg = ndcg.filter(pl.col("k") == 10)
     assert set(ndcg["model"]) == {
         "popularity",
         "item_knn",
@@ -63,6 +64,8 @@ def test_whole_graph_on_demo_data(tmp_path):
     assert live.schema["explanation"] == pl.List(live.schema["item_id"])
     checks = result.get_asset_check_evaluations()
     assert len(checks) == 10 and all(c.passed for c in checks)
+    page = (tmp_path / "published" / "report.html").read_text()
+    assert page.count("<svg") >= 3 and "hybrid" in page
     mat = result.asset_materializations_for_node("ratings")[0]
     assert mat.metadata["dagster/row_count"].value == ratings.height
     assert "dagster/column_schema" in mat.metadata

@@ -54,3 +54,17 @@ def test_quality_gate_floor_and_regression():
     assert set(quality_problems(0.05, None, min_ndcg=0.1, max_drop=0.02)) == {"ndcg_floor"}
     assert set(quality_problems(0.25, 0.31, min_ndcg=0.1, max_drop=0.02)) == {"ndcg_regression"}
     assert set(quality_problems(float("nan"), None, min_ndcg=0.1, max_drop=0.02)) == {"ndcg_floor"}
+
+
+def test_atomic_files_are_readable_by_others(tmp_path):
+    import os
+    import stat
+
+    from recsys_core.publish.files import write_text_atomic
+
+    old = os.umask(0o022)
+    try:
+        path = write_text_atomic("x", tmp_path / "a.txt")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

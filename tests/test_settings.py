@@ -50,7 +50,9 @@ def test_unknown_key_names_key_layer_and_closest():
     msg = str(err.value)
     assert "'models.popularity.dampnig'" in msg and "run config" in msg
     assert "did you mean 'models.popularity.damping'" in msg
-    with pytest.raises(ConfigError, match=r"unknown key 'tpon' in recsys.yaml; did you mean 'topn'\?"):
+    with pytest.raises(
+        ConfigError, match=r"unknown key 'tpon' in recsys.yaml; did you mean 'topn'\?"
+    ):
         resolve([("recsys.yaml", {"tpon": {"n": 1}})])
 
 

@@ -52,7 +52,7 @@ def evaluation(
     for name, model in candidates(effective).items():
         context.log.info("evaluating %s", name)
         model.fit(train)
-        frames.append(evaluate(model, test, name, k=cfg.k, threshold=cfg.threshold))
+        frames.append(evaluate(model, test, name, k=cfg.k, threshold=cfg.threshold, train=train))
         estimates[f"est_{name}"] = model.predict(test)
     metrics = pl.concat(frames).select(pl.lit(context.run.run_id).alias("run_id"), pl.all())
     out = write_parquet_atomic(metrics, data_root.warehouse("metrics.parquet"))

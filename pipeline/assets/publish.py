@@ -18,9 +18,15 @@ from pipeline.config import RecsysSettings
 from pipeline.metadata import column_lineage, data_version, table_metadata
 from pipeline.resources import DataRoot
 from recsys_core import Hybrid, Recommender
-from recsys_core.publish.files import write_json_atomic, write_parquet_atomic
+from recsys_core.publish.files import (
+    copy_atomic,
+    write_json_atomic,
+    write_parquet_atomic,
+    write_text_atomic,
+)
 from recsys_core.publish.history import publish_run
 from recsys_core.publish.table import PUBLISHED_COLUMNS, published_table
+from recsys_core.report.html import build_report, markdown_summary
 from recsys_core.settings import hybrid_params
 
 GROUP = "publish"
@@ -112,4 +118,41 @@ def published_recommendations(data_root: DataRoot) -> dg.MaterializeResult:
             "run_id": run_id,
         },
         data_version=data_version(live),
+    )
+
+
+@dg.asset(
+    deps=[published_recommendations],
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"html"},
+    code_version="1",
+    description="published/report.html: model comparison, NDCG@k/precision@k curves, popularity "
+    "of recommended items vs the catalogue, per-segment table, run parameters and data summary.",
+)
+def report(data_root: DataRoot) -> dg.MaterializeResult:
+    info = json.loads(data_root.warehouse(STAGED_INFO).read_text())
+    k = info["settings"]["evaluation"]["k"]
+    metrics = pl.read_parquet(data_root.warehouse("metrics.parquet"))
+    published = pl.read_parquet(data_root.published("recommendations.parquet"))
+    train = pl.read_parquet(data_root.warehouse("ratings.parquet"))
+    ingest_report = json.loads(data_root.warehouse("ingest_report.json").read_text())
+    quarantined = ingest_report["bad_rows"] + ingest_report["duplicates_superseded"]
+    summary = {
+        "run_id": info["run_id"],
+        "ratings": f"{train.height:,}",
+        "users": f"{train['user_id'].n_unique():,}",
+        "items": f"{train['item_id'].n_unique():,}",
+        "quarantined rows": f"{quarantined:,}",
+        "lists published": f"{published['user_id'].n_unique():,} x {info['n']}",
+    }
+    page = build_report(metrics, published, train, summary, info["settings"], k)
+    out = write_text_atomic(page, data_root.published("report.html"))
+    copy_atomic(out, data_root.published("history", info["run_id"], "report.html"))
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/uri": str(out),
+            "summary": dg.MetadataValue.md(markdown_summary(metrics, k)),
+        },
+        data_version=data_version(out),
     )

@@ -24,6 +24,7 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
     tmp = Path(name)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; readers are often other users
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -32,6 +33,12 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
         raise
     _fsync_dir(path.parent)
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -50,6 +57,11 @@ def write_parquet_atomic(frame: pl.DataFrame, path: str | os.PathLike) -> Path:
 def write_csv_atomic(frame: pl.DataFrame, path: str | os.PathLike) -> Path:
     """Write ``frame`` as CSV with a header at ``path`` atomically."""
     return _atomic(Path(path), lambda tmp: frame.write_csv(tmp))
+
+
+def write_text_atomic(text: str, path: str | os.PathLike) -> Path:
+    """Write ``text`` (UTF-8) at ``path`` atomically."""
+    return _atomic(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def write_json_atomic(value: Any, path: str | os.PathLike) -> Path:
