@@ -19,7 +19,7 @@ td,th{border:1px solid #ddd;padding:.25rem .6rem;text-align:right}th{background:
 td:first-child,th:first-child{text-align:left}.cards{display:flex;gap:1rem;flex-wrap:wrap}
 .card{border:1px solid #ddd;border-radius:6px;padding:.6rem 1rem}
 .card b{font-size:1.4rem;display:block}
-pre{background:#f7f7f7;padding:.6rem;font-size:.8rem;overflow:auto}
+pre{background:#f7f7f7;padding:.6rem;font-size:.8rem;overflow:auto}.wide{overflow-x:auto}
 """
 
 SUMMARY_METRICS = ("ndcg", "precision", "recall", "map", "hit", "coverage", "novelty",
@@ -58,7 +58,7 @@ def _html_table(frame: pl.DataFrame) -> str:
                 f"<td>{v:.4f}</td>" if isinstance(v, float) else f"<td>{html.escape(str(v))}</td>"
             )
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+    return f"<div class='wide'><table><tr>{head}</tr>{''.join(rows)}</table></div>"
 
 
 def markdown_summary(metrics: pl.DataFrame, k: int, gate_model: str = "hybrid") -> str:
