@@ -13,11 +13,21 @@ from recsys_core.data import watch
 
 AUTOMATION = RecsysSettings().effective().automation
 
+TUNING = dg.AssetSelection.assets("model_tuning")
+
 nightly_job = dg.define_asset_job(
     "nightly",
-    selection=dg.AssetSelection.all(),
+    selection=dg.AssetSelection.all() - TUNING,
     description="The whole graph: ingest -> split -> models -> evaluation -> gated publish.",
     tags={"recsys/job": "nightly"},
+)
+
+tuning_job = dg.define_asset_job(
+    "tuning",
+    selection=TUNING.upstream() | dg.AssetSelection.assets("test_ratings"),  # split is one step
+    description="Grid search over the KNN and SVD parameters (k-fold CV on the training split); "
+    "not part of the nightly job. Set tuning.apply to make the nightly models use the result.",
+    tags={"recsys/job": "tuning"},
 )
 
 nightly_schedule = dg.ScheduleDefinition(

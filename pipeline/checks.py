@@ -9,7 +9,7 @@ import polars as pl
 from pipeline.assets.evaluation import evaluation
 from pipeline.assets.ingest import ratings
 from pipeline.assets.publish import STAGED, STAGED_INFO, recommendations
-from pipeline.config import RecsysSettings
+from pipeline.config import RecsysSettings, run_settings
 from pipeline.resources import DataRoot
 from recsys_core.publish.checks import quality_problems, ratings_problems, recommendation_problems
 
@@ -87,7 +87,7 @@ def _ndcg(path, k: int) -> float | None:
     "publish.min_ndcg and no more than publish.max_ndcg_drop below the live run's.",
 )
 def quality_gate(settings: RecsysSettings, data_root: DataRoot) -> dg.AssetCheckResult:
-    effective = settings.effective()
+    effective = run_settings(settings, data_root)
     k, gate = effective.evaluation.k, effective.publish
     ndcg = _ndcg(data_root.warehouse("metrics.parquet"), k)
     live = _ndcg(data_root.published("metrics.parquet"), k)

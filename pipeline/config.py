@@ -6,6 +6,7 @@ Per-run overrides go in the launchpad (or ``--config``) under
 ``{topn: {n: 20}, models: {popularity: {window_days: 30}}}``.
 """
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,21 @@ class RecsysSettings(dg.ConfigurableResource):
         layers.append(("run config (resources.settings.config.overrides)", self.overrides))
         return layers
 
-    def effective(self) -> Settings:
-        """The merged, validated settings of this run."""
-        return resolve(self.layers())
+    def effective(self, tuned: Path | None = None) -> Settings:
+        """The merged, validated settings of this run. With ``tuning.apply`` on and a ``tuned``
+        parameters file (from the tuning job), its ``models`` sections form a layer between the
+        project file and the run's overrides."""
+        layers = self.layers()
+        settings = resolve(layers)
+        if settings.tuning.apply and tuned is not None and tuned.is_file():
+            best = {"models": json.loads(tuned.read_text())}
+            settings = resolve([*layers[:-1], (f"tuned parameters ({tuned})", best), layers[-1]])
+        return settings
+
+
+TUNED_FILE = "best_params.json"
+
+
+def run_settings(settings: RecsysSettings, data_root: Any) -> Settings:
+    """What the assets use: :meth:`RecsysSettings.effective` with the tuning job's output."""
+    return settings.effective(tuned=data_root.model(TUNED_FILE))

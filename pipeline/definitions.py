@@ -4,7 +4,7 @@ import dagster as dg
 
 from pipeline import checks
 from pipeline.assets import evaluation, ingest, models, publish, split
-from pipeline.automation import new_raw_file_sensor, nightly_job, nightly_schedule
+from pipeline.automation import new_raw_file_sensor, nightly_job, nightly_schedule, tuning_job
 from pipeline.config import RecsysSettings
 from pipeline.resources import DataRoot
 
@@ -14,7 +14,7 @@ CHECKS = dg.load_asset_checks_from_modules([checks])
 defs = dg.Definitions(
     assets=ASSETS,
     asset_checks=CHECKS,
-    jobs=[nightly_job],
+    jobs=[nightly_job, tuning_job],
     schedules=[nightly_schedule],
     sensors=[new_raw_file_sensor],
     resources={"data_root": DataRoot(), "settings": RecsysSettings()},

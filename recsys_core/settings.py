@@ -121,6 +121,32 @@ class HybridSettings:
     tune_users: int = 2000
 
 
+DEFAULT_GRID = {
+    "item_knn": {"k": [20, 40], "sim_options": {"name": ["msd", "cosine"]}},
+    "svd": {"n_factors": [30, 50], "reg_all": [0.08, 0.12]},
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class TuningSettings:
+    """The tuning job (Surprise's GridSearchCV): ``grid`` per model section, k-fold CV on the
+    training split; item_knn is chosen by NDCG@k, svd by RMSE. With ``apply``, the nightly
+    models use the best parameters found (a settings layer above the project file)."""
+
+    grid: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_GRID))
+    n_splits: int = 3
+    random_state: int = 0
+    apply: bool = False
+
+    def __post_init__(self) -> None:
+        require(self.n_splits >= 2, "n_splits", self.n_splits, ">= 2")
+        unknown = set(self.grid) - set(TUNED_BY)
+        require(not unknown, "grid", sorted(unknown), f"sections among {sorted(TUNED_BY)}")
+
+
+TUNED_BY = {"item_knn": "ndcg", "svd": "rmse"}
+
+
 @dataclass(frozen=True, kw_only=True)
 class PublishSettings:
     """The quality gate before the live table changes: the hybrid's NDCG@k on the test split
@@ -141,6 +167,7 @@ class Settings:
     topn: TopNSettings = field(default_factory=TopNSettings)
     hybrid: HybridSettings = field(default_factory=HybridSettings)
     publish: PublishSettings = field(default_factory=PublishSettings)
+    tuning: TuningSettings = field(default_factory=TuningSettings)
     automation: AutomationSettings = field(default_factory=AutomationSettings)
 
     def to_dict(self) -> dict[str, Any]:

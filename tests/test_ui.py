@@ -22,6 +22,7 @@ EXPECTED_EDGES = {
     "svd_model": {"ratings"},
     "pure_svd_model": {"ratings"},
     "hybrid_tuning": {"ratings"},
+    "model_tuning": {"train_ratings"},
     "evaluation": {"train_ratings", "test_ratings"},
     "recommendations": {
         "item_knn_model",
@@ -97,6 +98,7 @@ def test_graphql_shows_location_graph_automation_and_checks(webserver):
     (repo,) = data["repositoriesOrError"]["nodes"]
     assert [s["name"] for s in repo["schedules"]] == ["nightly_schedule"]
     assert [s["name"] for s in repo["sensors"]] == ["new_raw_file_sensor"]
+    assert {j["name"] for j in repo["jobs"]} >= {"nightly", "tuning"}
     nodes = {"/".join(n["assetKey"]["path"]): n for n in data["assetNodes"]}
     for asset, upstream in EXPECTED_EDGES.items():
         got = {"/".join(d["path"]) for d in nodes[asset]["dependencyKeys"]}

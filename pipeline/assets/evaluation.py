@@ -4,16 +4,17 @@ import dagster as dg
 import polars as pl
 
 from pipeline.assets.ingest import OWNERS
-from pipeline.config import RecsysSettings
+from pipeline.config import TUNED_FILE, RecsysSettings, run_settings
 from pipeline.metadata import data_version, table_metadata
 from pipeline.resources import DataRoot
 from recsys_core import Hybrid, KNNWithMeans, Popularity, PureSVD, Recommender
+from recsys_core.evaluation.grid import best_params, grid_search
 from recsys_core.evaluation.protocol import evaluate
 from recsys_core.hybrid.rating_blend import RatingBlend
 from recsys_core.models.mf import SVD
 from recsys_core.params import as_dict
-from recsys_core.publish.files import write_parquet_atomic
-from recsys_core.settings import Settings, hybrid_params
+from recsys_core.publish.files import write_json_atomic, write_parquet_atomic
+from recsys_core.settings import TUNED_BY, Settings, hybrid_params
 
 GROUP = "evaluation"
 
@@ -46,7 +47,7 @@ def evaluation(
 ) -> dg.MaterializeResult:
     train = pl.read_parquet(data_root.warehouse("train_ratings.parquet"))
     test = pl.read_parquet(data_root.warehouse("test_ratings.parquet"))
-    effective = settings.effective()
+    effective = run_settings(settings, data_root)
     cfg = effective.evaluation
     frames, estimates = [], {}
     for name, model in candidates(effective).items():
@@ -67,4 +68,42 @@ def evaluation(
     }
     return dg.MaterializeResult(
         metadata={**table_metadata(metrics, out), **headline}, data_version=data_version(out)
+    )
+
+
+TUNABLE: dict[str, type[Recommender]] = {"item_knn": KNNWithMeans, "svd": SVD}
+
+
+@dg.asset(
+    deps=["train_ratings"],
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"polars", "parquet"},
+    code_version="1",
+    description="Grid search with k-fold cross-validation on the training split (Surprise's "
+    "GridSearchCV): trials in warehouse/tuning_trials.parquet (params, mean/std of RMSE, MAE, "
+    "NDCG@k); best parameters in models/best_params.json, used by the nightly models when "
+    "tuning.apply is true. Runs in the 'tuning' job, not nightly.",
+)
+def model_tuning(
+    context: dg.AssetExecutionContext, settings: RecsysSettings, data_root: DataRoot
+) -> dg.MaterializeResult:
+    effective = settings.effective()  # tune from the configured values, not earlier results
+    cfg, ev = effective.tuning, effective.evaluation
+    train = pl.read_parquet(data_root.warehouse("train_ratings.parquet"))
+    trials, best = [], {}
+    for section, grid in cfg.grid.items():
+        context.log.info("tuning %s over %s", section, grid)
+        base = as_dict(getattr(effective.models, section))
+        found = grid_search(
+            TUNABLE[section], base, grid, train, cfg.n_splits, cfg.random_state, ev.k, ev.threshold
+        )
+        trials.append(found.select(pl.lit(section).alias("model"), pl.all()))
+        best[section] = best_params(found, by=TUNED_BY[section])
+    table = pl.concat(trials) if trials else pl.DataFrame()
+    out = write_parquet_atomic(table, data_root.warehouse("tuning_trials.parquet"))
+    tuned = write_json_atomic(best, data_root.model(TUNED_FILE))
+    return dg.MaterializeResult(
+        metadata={**table_metadata(table, out), "best": dg.MetadataValue.json(best)},
+        data_version=data_version(tuned),
     )

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipeline.config import RecsysSettings
+from pipeline.config import RecsysSettings, run_settings
 from pipeline.metadata import data_version, table_metadata
 from pipeline.resources import DataRoot
 from recsys_core.data.readers import Reader, raw_files
@@ -52,7 +52,7 @@ def raw_ratings(context: dg.AssetExecutionContext, data_root: DataRoot) -> dg.Ma
     "the quarantine of rows set aside (file, line, reason, raw).",
 )
 def ratings(settings: RecsysSettings, data_root: DataRoot) -> dg.MaterializeResult:
-    cfg = settings.effective().ingest
+    cfg = run_settings(settings, data_root).ingest
     reader = Reader(
         line_format=cfg.line_format,
         sep=cfg.sep,

@@ -5,7 +5,7 @@ import dagster as dg
 import polars as pl
 
 from pipeline.assets.ingest import OWNERS
-from pipeline.config import RecsysSettings
+from pipeline.config import RecsysSettings, run_settings
 from pipeline.metadata import data_version, table_metadata
 from pipeline.resources import DataRoot
 from recsys_core import Hybrid, KNNWithMeans, Popularity, PureSVD, Recommender
@@ -41,7 +41,7 @@ def _model_asset(name: str, cls: type[Recommender], text: str) -> dg.AssetsDefin
         description=f"{text} Fitted on all validated ratings; saved as models/{name}.npz.",
     )
     def _fit(settings: RecsysSettings, data_root: DataRoot) -> dg.MaterializeResult:
-        params = as_dict(getattr(settings.effective().models, name))
+        params = as_dict(getattr(run_settings(settings, data_root).models, name))
         model = cls(**params).fit(pl.read_parquet(data_root.warehouse("ratings.parquet")))
         out = model.save(model_path(data_root, name))
         return dg.MaterializeResult(
@@ -70,7 +70,7 @@ MODEL_ASSETS = [_model_asset(name, cls, text) for name, (cls, text) in MODELS.it
     "validation split of the ratings (trials in warehouse/hybrid_tuning.parquet).",
 )
 def hybrid_tuning(settings: RecsysSettings, data_root: DataRoot) -> dg.MaterializeResult:
-    params = hybrid_params(settings.effective())
+    params = hybrid_params(run_settings(settings, data_root))
     ratings = pl.read_parquet(data_root.warehouse("ratings.parquet"))
     hybrid = Hybrid(**params)
     first = {

@@ -14,7 +14,7 @@ import polars as pl
 
 from pipeline.assets.ingest import OWNERS
 from pipeline.assets.models import model_path
-from pipeline.config import RecsysSettings
+from pipeline.config import RecsysSettings, run_settings
 from pipeline.metadata import column_lineage, data_version, table_metadata
 from pipeline.resources import DataRoot
 from recsys_core import Hybrid, Recommender
@@ -60,7 +60,7 @@ LINEAGE = {
 def recommendations(
     context: dg.AssetExecutionContext, settings: RecsysSettings, data_root: DataRoot
 ) -> dg.MaterializeResult:
-    effective = settings.effective()
+    effective = run_settings(settings, data_root)
     n = effective.topn.n
     popularity = Recommender.load(model_path(data_root, "popularity"))
     hybrid = Hybrid.assemble(

@@ -6,7 +6,7 @@ import dagster as dg
 import polars as pl
 
 from pipeline.assets.ingest import OWNERS
-from pipeline.config import RecsysSettings
+from pipeline.config import RecsysSettings, run_settings
 from pipeline.metadata import data_version, table_metadata
 from pipeline.resources import DataRoot
 from recsys_core.data.split import random_split
@@ -31,7 +31,7 @@ GROUP = "split"
 )
 def split_ratings(settings: RecsysSettings, data_root: DataRoot) -> Iterator[dg.MaterializeResult]:
     ratings = pl.read_parquet(data_root.warehouse("ratings.parquet"))
-    cfg = settings.effective().split
+    cfg = run_settings(settings, data_root).split
     split = random_split(ratings, cfg.test_fraction, cfg.random_state)
     for name, frame in (("train_ratings", split.train), ("test_ratings", split.test)):
         out = write_parquet_atomic(frame, data_root.warehouse(f"{name}.parquet"))
