@@ -49,7 +49,7 @@ def ratings() -> Iterator[pl.DataFrame]:
     assert frame.equals(snapshot), "test mutated the shared ratings fixture"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def ml100k() -> pl.DataFrame:
     """MovieLens 100k as a ratings frame (skips when the shared data is absent)."""
     if not ML100K.exists():
