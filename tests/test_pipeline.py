@@ -12,6 +12,7 @@ import pytest
 from pipeline.config import RecsysSettings
 from pipeline.definitions import ASSETS, CHECKS, defs
 from pipeline.resources import DataRoot
+from recsys_core.evaluation.protocol import metric
 from recsys_core.publish.table import PUBLISHED_COLUMNS
 from tests.conftest import ML100K, random_ratings
 
@@ -147,6 +148,13 @@ def test_ml100k_end_to_end(tmp_path):
     assert result.success
     live = pl.read_parquet(tmp_path / "published" / "recommendations.parquet")
     assert live.height == 943 * 10
+    # issue-5 floors on the default seeded 80/20 split (random_state 42)
+    metrics = pl.read_parquet(tmp_path / "published" / "metrics.parquet")
+    ndcg = {m: metric(metrics, m, "ndcg", 10) for m in metrics["model"].unique()}
+    assert ndcg["hybrid"] >= 0.37
+    assert all(ndcg["hybrid"] > ndcg[part] for part in ("item_knn", "pure_svd", "popularity"))
+    assert ndcg["hybrid"] > ndcg["popularity"] + 0.15
+    assert metric(metrics, "rating_blend", "rmse", None) <= 0.90
 
 
 def test_effective_settings_are_stored_with_the_run(tmp_path, monkeypatch):
