@@ -72,3 +72,11 @@ def test_watch_waits_for_a_file_still_being_written(tmp_path):
     assert s1.changed == [] and s1.unsettled == ["r.csv"]
     _old(tmp_path / "r.csv")
     assert watch.scan(tmp_path, s1.cursor, settle_seconds=30).changed == ["r.csv"]
+
+
+def test_project_instance_runs_one_run_at_a_time():
+    from pathlib import Path
+
+    home = Path(__file__).resolve().parents[1] / "dagster_home"
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
