@@ -168,16 +168,11 @@ class Hybrid(Recommender):
             blended, source_of, fallback, seen, cold_users, cold_items, n, chosen["cold_item_slots"]
         )
 
-    def topn_indices(
-        self, n: int, users: pl.Series | list | None = None, *, block_size: int | None = None
-    ) -> TopN:
-        top, _ = self._lists(n, users, block_size)
-        return top
+    def _topn(self, users: np.ndarray, n: int, block_size: int | None) -> TopN:
+        return self._lists(users, n, block_size)[0]
 
-    def _lists(self, n, users, block_size) -> tuple[TopN, np.ndarray]:
+    def _lists(self, idx: np.ndarray, n: int, block_size: int | None) -> tuple[TopN, np.ndarray]:
         data = self.data
-        idx = np.arange(data.n_users) if users is None else data.users.index_of(pl.Series(users))
-        idx = idx[idx >= 0]
         parts = []
         for block in user_blocks(idx, block_size or auto_block_size(data.n_items)):
             lists = self.lists_block(block, n)
@@ -198,7 +193,7 @@ class Hybrid(Recommender):
         self, n: int = 10, users: pl.Series | list | None = None
     ) -> pl.DataFrame:
         """``user_id, rank, item_id, score, source, explanation`` (see the class docstring)."""
-        top, src = self._lists(n, users, None)
+        top, src = self._lists(self.known_users(users), n, None)
         recs = self.to_frame(top)
         names = np.array([*self.source_names, "popularity"])
         recs = recs.with_columns(pl.Series("source", names[np.where(src == FALLBACK, -1, src)]))

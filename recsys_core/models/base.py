@@ -104,13 +104,19 @@ class Recommender(ABC):
         """Like :meth:`recommend`, in index space."""
         if n < 1:
             raise DataError(f"n must be >= 1, got {n}")
+        return self._topn(self.known_users(users), n, block_size)
+
+    def known_users(self, users: pl.Series | list | None) -> np.ndarray:
+        """Indices of ``users`` that the model knows, in the given order (all when None)."""
         data = self.data
         if users is None:
-            idx = np.arange(data.n_users, dtype=np.int64)
-        else:
-            idx = data.users.index_of(users if isinstance(users, pl.Series) else pl.Series(users))
-            idx = idx[idx >= 0]
-        return block_topn(self.score_users, data.user_items, idx, n, block_size)
+            return np.arange(data.n_users, dtype=np.int64)
+        idx = data.users.index_of(users if isinstance(users, pl.Series) else pl.Series(users))
+        return idx[idx >= 0]
+
+    def _topn(self, users: np.ndarray, n: int, block_size: int | None) -> TopN:
+        """Top-``n`` for user indices; models with a faster route override this."""
+        return block_topn(self.score_users, self.data.user_items, users, n, block_size)
 
     def to_frame(self, top: TopN) -> pl.DataFrame:
         """Index-space top-N as a frame of raw ids."""

@@ -28,7 +28,6 @@ import polars as pl
 import scipy.sparse as sp
 
 from recsys_core.data.ids import RatingData
-from recsys_core.errors import DataError
 from recsys_core.models.base import Recommender
 from recsys_core.models.baseline import baseline_estimates, compute_baselines
 from recsys_core.models.knn.neighbors import neighborhood_sums, pair_chunks
@@ -143,20 +142,10 @@ class KNNBase(Recommender):
         """Ranking scores (see :mod:`recsys_core.models.knn.ranking`); NaN = no evidence."""
         return rank_scores(self, users)
 
-    def topn_indices(
-        self, n: int, users: pl.Series | list | None = None, *, block_size: int | None = None
-    ) -> TopN:
-        """As :meth:`Recommender.topn_indices` (the same lists), but scoring sparsely when few
-        items have evidence (see :mod:`recsys_core.models.knn.topn`)."""
-        if n < 1:
-            raise DataError(f"n must be >= 1, got {n}")
-        data = self.data
-        if users is None:
-            idx = np.arange(data.n_users, dtype=np.int64)
-        else:
-            idx = data.users.index_of(users if isinstance(users, pl.Series) else pl.Series(users))
-            idx = idx[idx >= 0]
-        return knn_topn(self, idx, n, block_size)
+    def _topn(self, users: np.ndarray, n: int, block_size: int | None) -> TopN:
+        """The same lists as the base class, but scoring sparsely when few items have
+        evidence (see :mod:`recsys_core.models.knn.topn`)."""
+        return knn_topn(self, users, n, block_size)
 
     def explain(self, recs: pl.DataFrame, n: int = 3) -> pl.DataFrame:
         """``recs`` plus ``because``: for each (user, item) row, the user's rated items that
