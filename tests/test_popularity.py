@@ -59,3 +59,13 @@ def test_bad_params_name_the_parameter():
         Popularity(damping=-1)
     with pytest.raises(ConfigError, match="'score'"):
         Popularity(score="mean")
+
+
+def test_model_files_hold_no_python_objects(tmp_path):
+    path = Popularity().fit(TOY).save(tmp_path / "m.npz")
+    with np.load(path) as npz:
+        assert all(npz[k].dtype != object for k in npz.files)
+    evil = tmp_path / "evil.npz"
+    np.savez(evil, header=np.frombuffer(b"{}", dtype=np.uint8), a_x=np.array([{}], dtype=object))
+    with pytest.raises(ValueError, match="allow_pickle"):
+        Popularity.load(evil)

@@ -54,7 +54,7 @@ class IdIndex:
         return self.ids.gather(pl.Series(np.asarray(idx, dtype=np.int64)))
 
     def to_numpy(self) -> np.ndarray:
-        """Ids as a numpy array safe for ``np.savez`` without pickle."""
+        """Ids as a numpy array that ``np.savez`` stores as a plain (unicode or integer) array."""
         if self.ids.dtype == pl.String:
             return np.asarray(self.ids.to_list(), dtype=np.str_)
         return self.ids.to_numpy()

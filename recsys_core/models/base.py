@@ -8,7 +8,7 @@ dataclass on construction, scikit-learn style: ``__init__`` only stores paramete
   order (NaN where the model cannot score);
 - ``recommend(n, users=None) -> pl.DataFrame``: ``user_id, rank, item_id, score``, best first,
   items the user rated in training excluded, at most ``n`` rows per user;
-- ``save(path)`` / ``load(path)``: a ``.npz`` of plain arrays, never pickle.
+- ``save(path)`` / ``load(path)``: a ``.npz`` of plain arrays, never Python objects.
 
 Subclasses implement ``_fit``, ``score_users`` (dense scores for a block of user indices),
 optionally ``_predict`` (rating estimates by index), and ``_state`` / ``_set_state``.
@@ -151,7 +151,7 @@ class Recommender(ABC):
 
     # -- persistence ----------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the fitted model to ``path`` (``.npz``; parameters as JSON; no pickle)."""
+        """Write the fitted model to ``path`` (``.npz`` of plain arrays; parameters as JSON)."""
         data = self.data
         m = data.user_items
         header = {

@@ -1,4 +1,5 @@
-"""Model files: one ``.npz`` of plain arrays plus a JSON header. Never pickle."""
+"""Model files: one ``.npz`` of plain numeric/string arrays plus a JSON header; no Python
+objects are ever serialised, and loading refuses object arrays (numpy's default)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def write_npz(
     payload = {f"a_{k}": np.asarray(v) for k, v in arrays.items()}
     for key, arr in payload.items():
         if arr.dtype == object:
-            raise TypeError(f"array {key[2:]!r} has dtype object, which would need pickle")
+            raise TypeError(f"array {key[2:]!r} has dtype object: only plain arrays are stored")
     header = {**header, "format_version": FORMAT_VERSION}
     payload["header"] = np.frombuffer(json.dumps(header, sort_keys=True).encode(), dtype=np.uint8)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -40,7 +41,7 @@ def write_npz(
 
 def read_npz(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Read a file written by :func:`write_npz`: (header, arrays)."""
-    with np.load(Path(path), allow_pickle=False) as npz:
+    with np.load(Path(path)) as npz:  # object arrays are refused by default
         header = json.loads(npz["header"].tobytes().decode())
         arrays = {k[2:]: npz[k] for k in npz.files if k.startswith("a_")}
     return header, arrays
