@@ -9,6 +9,7 @@ from recsys_core.data.readers import Reader, raw_files
 from recsys_core.data.synthetic import demo_ratings
 from recsys_core.data.validate import ingest
 from recsys_core.publish.files import (
+    remove_stale_temps,
     sha256_file,
     write_csv_atomic,
     write_json_atomic,
@@ -26,9 +27,13 @@ DEMO_FILE = "demo_ratings.csv"
     kinds={"csv"},
     code_version="1",
     description="Raw rating files in $RECSYS_DATA_DIR/raw/ (the demo data is written there "
-    "when the folder is empty).",
+    "when the folder is empty). First step of every run: removes temporary files an "
+    "interrupted run left behind.",
 )
 def raw_ratings(context: dg.AssetExecutionContext, data_root: DataRoot) -> dg.MaterializeResult:
+    for folder in ("warehouse", "models", "published"):
+        for stale in remove_stale_temps(data_root.base / folder):
+            context.log.warning("removed %s, left by an interrupted run", stale)
     files = raw_files(data_root.raw_dir)
     if not files:
         demo = data_root.raw_dir / DEMO_FILE

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from recsys_core.publish.files import atomic_write
 
 FORMAT_VERSION = 1
 
@@ -19,23 +20,18 @@ def write_npz(
 ) -> Path:
     """Write ``arrays`` and a JSON ``header`` to ``path`` atomically (temp file, then rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {f"a_{k}": np.asarray(v) for k, v in arrays.items()}
     for key, arr in payload.items():
         if arr.dtype == object:
             raise TypeError(f"array {key[2:]!r} has dtype object: only plain arrays are stored")
     header = {**header, "format_version": FORMAT_VERSION}
     payload["header"] = np.frombuffer(json.dumps(header, sort_keys=True).encode(), dtype=np.uint8)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
             np.savez(fh, **payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    atomic_write(path, write)
     return path
 
 

@@ -1,4 +1,13 @@
-"""Atomic file writes: a reader sees the old file or the new one, never a partial one."""
+"""Atomic file writes: a reader sees the old file or the new one, never a partial one.
+
+Every write goes to a temporary sibling (``.tmp-<name>.<random>``), is fsynced, then renamed over
+the target; the folder is fsynced after. A process killed mid-write leaves only the temporary
+file, which :func:`remove_stale_temps` deletes at the start of the next run.
+
+:func:`failpoint` is a test hook: with ``RECSYS_FAILPOINT=<name>`` in the environment the
+process kills itself (SIGKILL) at that named point, e.g. ``before-rename:published/metrics.parquet``
+(a written but not yet renamed file) or ``publish:before-live``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +24,18 @@ from typing import Any
 import polars as pl
 
 TMP_MARK = ".tmp-"
+FAILPOINT_ENV = "RECSYS_FAILPOINT"
+
+
+def failpoint(name: str) -> None:
+    """SIGKILL this process here when ``$RECSYS_FAILPOINT`` equals ``name`` (crash tests)."""
+    if os.environ.get(FAILPOINT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary sibling of ``path``, fsync it, then rename it over."""
+    return _atomic(Path(path), write)
 
 
 def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
@@ -27,6 +49,7 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; readers are often other users
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        failpoint(f"before-rename:{path.parent.name}/{path.name}")
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

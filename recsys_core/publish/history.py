@@ -6,8 +6,10 @@ Layout of the published folder::
     CURRENT.json                               {"run_id": ...} of the live tables
     history/<run_id>/                          recommendations.parquet, metrics.parquet, run.json
 
-Publishing copies a run into its history folder first, then replaces each live file atomically;
-rolling back replaces the live files with an earlier run's copies the same way.
+Publishing copies a run into its history folder first, then replaces each live file atomically
+(recommendations first, then metrics) and writes ``CURRENT.json`` last; rolling back replaces the
+live files with an earlier run's copies the same way. Each file is always whole; a reader that
+needs the two tables from the same run reads ``history/<CURRENT run_id>/``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import os
 from pathlib import Path
 
 from recsys_core.errors import DataError
-from recsys_core.publish.files import copy_atomic, write_json_atomic
+from recsys_core.publish.files import copy_atomic, failpoint, write_json_atomic
 
 LIVE_FILES = ("recommendations.parquet", "metrics.parquet")
 CURRENT = "CURRENT.json"
@@ -28,6 +30,7 @@ def publish_run(published: str | os.PathLike, run_id: str, files: dict[str, Path
     folder = Path(published) / "history" / run_id
     for name, src in files.items():
         copy_atomic(src, folder / name)
+    failpoint("publish:before-live")
     return make_live(published, run_id)
 
 
