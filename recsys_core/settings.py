@@ -68,12 +68,17 @@ class EvaluationSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class TopNSettings:
-    """The published lists: ``n`` items per user."""
+    """The published lists: ``n`` items per user, computed for ``block_size`` users at a time
+    (None: sized to hold about 4M scores; only speed and memory change)."""
 
     n: int = 10
+    block_size: int | None = None
 
     def __post_init__(self) -> None:
         require(self.n >= 1, "n", self.n, ">= 1")
+        require(
+            self.block_size is None or self.block_size >= 1, "block_size", self.block_size, ">= 1"
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -73,7 +73,7 @@ def recommendations(
         json.loads(data_root.model("hybrid.json").read_text()),
         **hybrid_params(effective),
     )
-    recs = hybrid.recommend_explained(n=n)
+    recs = hybrid.recommend_explained(n=n, block_size=effective.topn.block_size)
     table = published_table(recs, context.run.run_id, datetime.now(UTC))
     out = write_parquet_atomic(table, data_root.warehouse(STAGED))
     info = {"n": n, "run_id": context.run.run_id, "settings": effective.to_dict()}

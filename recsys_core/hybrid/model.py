@@ -190,10 +190,10 @@ class Hybrid(Recommender):
         return blend(zs, [self.chosen_["weights"][c] for c in self.components_])[0]
 
     def recommend_explained(
-        self, n: int = 10, users: pl.Series | list | None = None
+        self, n: int = 10, users: pl.Series | list | None = None, block_size: int | None = None
     ) -> pl.DataFrame:
         """``user_id, rank, item_id, score, source, explanation`` (see the class docstring)."""
-        top, src = self._lists(self.known_users(users), n, None)
+        top, src = self._lists(self.known_users(users), n, block_size)
         recs = self.to_frame(top)
         names = np.array([*self.source_names, "popularity"])
         recs = recs.with_columns(pl.Series("source", names[np.where(src == FALLBACK, -1, src)]))
