@@ -104,7 +104,7 @@ def test_ingest_writes_quarantine_with_reasons(tmp_path):
     (tmp_path / "raw" / "u.data").write_text("\n".join(lines) + "\n")
     assert materialize(tmp_path).success
     q = pl.read_parquet(tmp_path / "warehouse" / "quarantine.parquet")
-    assert q.select("line", "reason").rows() == [(6, "rating is not finite")]
+    assert q.select("line", "reason").rows() == [(6, "rating (column 3) is not finite: NaN")]
     report = json.loads((tmp_path / "warehouse" / "ingest_report.json").read_text())
     assert report["ratings"] == good.height and report["bad_rows"] == 1
 

@@ -55,7 +55,9 @@ def test_parquet_and_gzip(tmp_path, frame):
 
 def test_surprise_options_line_format_and_skip_lines(tmp_path):
     (tmp_path / "r.txt").write_text("# exported\nignored header\n5;a;x;4\n6;b;y;2\n")
-    with pytest.raises(DataError, match=r"rating 6.0 outside rating_scale \[1.0, 5.0\]"):
+    with pytest.raises(
+        DataError, match=r"rating \(column 1\) is outside rating_scale \[1.0, 5.0\]: 6.0"
+    ):
         ingest(
             [tmp_path / "r.txt"], Reader(line_format="rating user junk item", sep=";", skip_lines=2)
         )
@@ -95,12 +97,12 @@ def test_quarantine_keeps_every_good_line_and_records_every_bad_one(tmp_path):
     assert q["line"].to_list() == [2, 3, 4, 6, 7, 8, 9]
     reasons = dict(zip(q["line"].to_list(), q["reason"].to_list(), strict=True))
     assert "expected 4 fields" in reasons[2]
-    assert reasons[3] == "rating is not a number: five"
+    assert reasons[3] == "rating (column 3) is not a number: 'five'"
     assert "outside rating_scale" in reasons[4]
-    assert reasons[6] == "rating is not finite"
-    assert reasons[7] == "negative timestamp"
-    assert "timestamp is not an integer" in reasons[8]
-    assert reasons[9] == "missing user id"
+    assert reasons[6] == "rating (column 3) is not finite: NaN"
+    assert reasons[7] == "timestamp (column 4) is negative: -5"
+    assert reasons[8] == "timestamp (column 4) is not an integer: 'yesterday'"
+    assert reasons[9] == "user id (column 1) is missing"
     assert q.filter(pl.col("line") == 3)["raw"].item() == "2\t10\tfive\t100"
     assert result.counts["blank_lines"] == 1
     assert result.counts["rows_read"] == 9
@@ -108,7 +110,9 @@ def test_quarantine_keeps_every_good_line_and_records_every_bad_one(tmp_path):
 
 def test_too_many_bad_rows_is_a_clear_error(tmp_path):
     (tmp_path / "u.data").write_text("1\t10\t4\n1\t11\tbad\n2\t10\tbad\n")
-    with pytest.raises(DataError, match=r"2 of 3 rows are bad.*rating is not a number \(2\)"):
+    with pytest.raises(
+        DataError, match=r"2 of 3 rows are bad.*rating \(column 3\) is not a number \(2\)"
+    ):
         ingest([tmp_path / "u.data"], max_bad_fraction=0.5)
     assert ingest([tmp_path / "u.data"], max_bad_fraction=0.7).ratings.height == 1
 

@@ -4,7 +4,9 @@ Formats: GroupLens ``u.data`` (tab, no header), MovieLens 1M (``::``), delimited
 header (e.g. ``userId,movieId,rating,timestamp``), gzip-compressed text, and Parquet. Every
 line of text is kept with its line number: a line that cannot be used becomes a quarantine row
 (``file, line, reason, raw``), never a silent drop. Blank lines are not ratings and are only
-counted.
+counted. A line that is not UTF-8 text (an invalid byte or a NUL) is quarantined whole, with its
+bytes shown as ``\\xNN`` in ``raw``, rather than read with replaced characters: two ids that
+differ only in such bytes must not merge.
 
 The reader's output is a *parsed* frame: ids as strings (typed later, over all files, by
 :mod:`recsys_core.data.validate`), ``rating`` Float64, ``timestamp`` Int64 (null when the file
@@ -110,21 +112,22 @@ def read_ratings(path: str | os.PathLike, reader: Reader | None = None) -> Parse
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     if path.suffix.lower() in PARQUET_SUFFIXES:
-        parsed, n_blank = _read_parquet(path), 0
+        (parsed, where), n_blank = _read_parquet(path), 0
     else:
-        parsed, n_blank = _read_text(path, reader)
-    return rules.apply(parsed, reader.rating_scale, str(path), n_blank)
+        parsed, where, n_blank = _read_text(path, reader)
+    return rules.apply(parsed, reader.rating_scale, str(path), n_blank, where)
 
 
 ParsedFile = rules.ParsedFile
 
 
 # -- text ---------------------------------------------------------------------------------------
-def file_lines(path: Path) -> pl.Series:
-    """Every line of a text file (gzip allowed), newline and CR stripped, bad UTF-8 replaced.
+def file_lines(path: Path) -> pl.DataFrame:
+    """Every line of a text file (gzip allowed): ``line`` (from 1), ``raw`` and ``reason``.
 
-    Splits on ``\\n`` with numpy and wraps the bytes as an Arrow string array, so any content
-    (binary garbage included) yields exactly one string per line.
+    ``raw`` has its newline and CR stripped. Splits on ``\\n`` with numpy and wraps the bytes as
+    an Arrow string array. If the file is not clean UTF-8 text (rare), lines are checked one by
+    one: a line with an invalid byte or a NUL gets a ``reason`` and its bytes escaped in ``raw``.
     """
     data = path.read_bytes()
     if data[:2] == b"\x1f\x8b":
@@ -134,25 +137,47 @@ def file_lines(path: Path) -> pl.Series:
             raise DataError(f"{path}: corrupt gzip file ({exc})") from exc
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
+    if _is_text(data):
+        buf = np.frombuffer(data, dtype=np.uint8)
+        offsets = np.concatenate([[0], np.flatnonzero(buf == 10) + 1, [len(buf)]])
+        if offsets[-1] == offsets[-2]:  # file ends with a newline: no line after it
+            offsets = offsets[:-1]
+        arr = pa.LargeStringArray.from_buffers(
+            len(offsets) - 1, pa.py_buffer(offsets.astype(np.int64)), pa.py_buffer(data)
+        )
+        raw, reason = pl.Series("raw", arr), pl.Series("reason", [None] * len(arr), pl.String)
+    else:
+        chunks = data.split(b"\n")[: -1 if data.endswith(b"\n") else None]
+        checked = [_check_line(chunk) for chunk in chunks]
+        raw = pl.Series("raw", [text for text, _ in checked], pl.String)
+        reason = pl.Series("reason", [why for _, why in checked], pl.String)
+    frame = pl.DataFrame([raw.str.strip_chars_end("\r\n"), reason])
+    return frame.with_row_index("line", offset=1).with_columns(pl.col("line").cast(pl.Int64))
+
+
+def _is_text(data: bytes) -> bool:
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
-        data = data.decode("utf-8", errors="replace").encode("utf-8")
-    buf = np.frombuffer(data, dtype=np.uint8)
-    offsets = np.concatenate([[0], np.flatnonzero(buf == 10) + 1, [len(buf)]]).astype(np.int64)
-    if offsets[-1] == offsets[-2]:  # file ends with a newline: no line after it
-        offsets = offsets[:-1]
-    arr = pa.LargeStringArray.from_buffers(
-        len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(data)
-    )
-    return pl.Series("raw", arr).str.strip_chars_end("\r\n")
+        return False
+    return b"\x00" not in data
 
 
-def _sniff_sep(line: str) -> str:
-    for sep in SNIFF_SEPARATORS:
-        if sep in line:
-            return sep
-    raise DataError(f"cannot detect the field separator of line {line[:80]!r}; set sep")
+def _check_line(chunk: bytes) -> tuple[str, str | None]:
+    """A line's text and, if it is not UTF-8 text, the reason naming its first bad byte."""
+    try:
+        text, first_bad = chunk.decode("utf-8"), len(chunk)
+    except UnicodeDecodeError as exc:
+        text, first_bad = chunk.decode("utf-8", "backslashreplace"), exc.start
+    nul = chunk.find(b"\x00")
+    first_bad = min(first_bad, nul) if nul >= 0 else first_bad
+    if first_bad == len(chunk):
+        return text, None
+    return text, f"not UTF-8 text: byte 0x{chunk[first_bad]:02x} at column {first_bad + 1}"
+
+
+def _sniff_sep(line: str) -> str | None:
+    return next((sep for sep in SNIFF_SEPARATORS if sep in line), None)
 
 
 def _header_format(fields: list[str]) -> list[str | None] | None:
@@ -161,29 +186,36 @@ def _header_format(fields: list[str]) -> list[str | None] | None:
     return names if "user" in names and "item" in names else None
 
 
-def _read_text(path: Path, reader: Reader) -> tuple[pl.DataFrame, int]:
-    lines = file_lines(path)
-    frame = pl.DataFrame({"raw": lines}).with_row_index("line", offset=1)
-    frame = frame.slice(reader.skip_lines)
+def _read_text(path: Path, reader: Reader) -> tuple[pl.DataFrame, dict[str, str], int]:
+    """Parsed frame, field places and blank-line count; sep and header from the first text line."""
+    frame = file_lines(path).slice(reader.skip_lines)
     blank = frame.get_column("raw").str.strip_chars().str.len_bytes() == 0
     n_blank = int(blank.sum())
     frame = frame.filter(~blank)
+    text = frame.filter(pl.col("reason").is_null())
     if frame.height == 0:
-        return rules.empty_parsed(), n_blank
-    first = frame.get_column("raw")[0]
+        return rules.empty_parsed(), {}, n_blank
+    first = text.get_column("raw")[0] if text.height else ""
     sep = reader.sep or _sniff_sep(first)
-    header = _header_format(first.split(sep))
+    if sep is None and text.height:
+        where = f"{path}:{text.get_column('line')[0]}"
+        raise DataError(f"{where}: cannot detect the field separator of {first[:80]!r}; set sep")
+    sep = sep or "\t"  # no text line at all: every line is already quarantined
+    header = _header_format(first.split(sep)) if text.height else None
     if header is not None:
-        frame = frame.slice(1)
+        frame = frame.filter(pl.col("line") != text.get_column("line")[0])
     names = parse_line_format(reader.line_format) if reader.line_format else header
     if names is None:
         width = len(first.split(sep))
         names = [*FIELDS[:3], "timestamp"] if width >= 4 else list(FIELDS[:3])
         names += [None] * (width - len(names))
-    return _split_fields(frame, sep, names), n_blank
+    where = {COLUMN[f]: f"column {names.index(f) + 1}" for f in FIELDS if f in names}
+    return _split_fields(frame, sep, names, where), where, n_blank
 
 
-def _split_fields(frame: pl.DataFrame, sep: str, names: list[str | None]) -> pl.DataFrame:
+def _split_fields(
+    frame: pl.DataFrame, sep: str, names: list[str | None], where: dict[str, str]
+) -> pl.DataFrame:
     parts = pl.col("raw").str.split(sep)
     cols = [
         parts.list.get(names.index(f), null_on_oob=True).str.strip_chars().alias(COLUMN[f])
@@ -193,22 +225,23 @@ def _split_fields(frame: pl.DataFrame, sep: str, names: list[str | None]) -> pl.
     out = frame.with_columns(parts.list.len().alias("n_fields")).with_columns(cols)
     width_bad = pl.col("n_fields") != len(names)
     out = out.with_columns(
-        pl.when(width_bad)
-        .then(
-            pl.format(
-                "expected {} fields separated by {}, found {}",
-                pl.lit(len(names)),
-                pl.lit(repr(sep)),
-                pl.col("n_fields"),
-            )
-        )
-        .alias("reason")
+        pl.coalesce(
+            pl.col("reason"),
+            pl.when(width_bad).then(
+                pl.format(
+                    "expected {} fields separated by {}, found {}",
+                    pl.lit(len(names)),
+                    pl.lit(repr(sep)),
+                    pl.col("n_fields"),
+                )
+            ),
+        ).alias("reason")
     )
-    return rules.typed(out)
+    return rules.typed(out, where)
 
 
 # -- parquet ------------------------------------------------------------------------------------
-def _read_parquet(path: Path) -> pl.DataFrame:
+def _read_parquet(path: Path) -> tuple[pl.DataFrame, dict[str, str]]:
     try:
         frame = pl.read_parquet(path)
     except Exception as exc:  # polars raises several types for corrupt files
@@ -231,7 +264,8 @@ def _read_parquet(path: Path) -> pl.DataFrame:
         ).alias("raw"),
         pl.lit(None, dtype=pl.String).alias("reason"),
     )
-    return rules.typed(out)
+    where = {COLUMN[f]: f"column {names[f]!r}" for f in FIELDS if f in names}
+    return rules.typed(out, where), where
 
 
 def raw_files(folder: str | os.PathLike) -> list[Path]:

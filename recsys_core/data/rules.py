@@ -1,12 +1,17 @@
 """Row rules shared by every reader: typing the fields and giving each bad row its reason.
 
-A row's reason is the first rule it breaks, in this order: wrong number of fields, missing user
-or item id, rating not a number / not finite / outside ``rating_scale``, timestamp missing (when
-the file has a time column), not an integer, or negative.
+A row's reason is the first rule it breaks, in this order: not UTF-8 text, wrong number of
+fields, missing user or item id, rating not a number / not finite / outside ``rating_scale``,
+timestamp missing (when the file has a time column), not an integer, or negative.
+
+A field's reason names the field and where it is in the file (``where``: ``column 3`` for text,
+the column name for Parquet) and ends with the value, e.g. ``rating (column 3) is not a number:
+'five'``; the part before ``:`` is the same for every row breaking that rule.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import polars as pl
@@ -29,6 +34,7 @@ class ParsedFile:
     good: pl.DataFrame
     quarantine: pl.DataFrame
     n_blank: int
+    file: str = ""
 
     @property
     def n_rows(self) -> int:
@@ -41,18 +47,33 @@ def empty_parsed() -> pl.DataFrame:
     return pl.DataFrame(schema={**schema, **PARSED_SCHEMA})
 
 
-def typed(frame: pl.DataFrame) -> pl.DataFrame:
-    """Cast string fields to types; parse failures become reasons (earlier reasons win)."""
+def _field(column: str, where: Mapping[str, str]) -> str:
+    name = {"user_id": "user id", "item_id": "item id"}.get(column, column)
+    return f"{name} ({where[column]})" if column in where else name
+
+
+def typed(frame: pl.DataFrame, where: Mapping[str, str]) -> pl.DataFrame:
+    """Cast string fields to types; parse failures become reasons (earlier reasons win).
+
+    ``where`` maps each field column present (``user_id``, ``item_id``, ``rating``, and
+    ``timestamp`` if the file has one) to its place in the file, for the reasons.
+    """
     has_time = "timestamp" in frame.columns
     rating_txt = pl.col("rating")
     rating = rating_txt.cast(pl.Float64, strict=False)
     exprs = [
         pl.coalesce(
             pl.col("reason"),
-            pl.when(pl.col("user_id").fill_null("") == "").then(pl.lit("missing user id")),
-            pl.when(pl.col("item_id").fill_null("") == "").then(pl.lit("missing item id")),
+            *[
+                pl.when(pl.col(c).fill_null("") == "").then(
+                    pl.lit(f"{_field(c, where)} is missing")
+                )
+                for c in ("user_id", "item_id")
+            ],
             pl.when(rating.is_null()).then(
-                pl.format("rating is not a number: {}", rating_txt.fill_null(""))
+                pl.format(
+                    f"{_field('rating', where)} is not a number: '{{}}'", rating_txt.fill_null("")
+                )
             ),
         ).alias("reason"),
         rating.alias("rating"),
@@ -63,12 +84,15 @@ def typed(frame: pl.DataFrame) -> pl.DataFrame:
         as_float = ts_txt.cast(pl.Float64, strict=False)
         integral = as_float.is_finite() & (as_float == as_float.floor()) & (as_float.abs() < 2**62)
         ts = pl.coalesce(as_int, pl.when(integral).then(as_float.cast(pl.Int64)))
+        field = _field("timestamp", where)
         exprs += [
             ts.alias("timestamp"),
             pl.when(ts_txt.fill_null("") == "")
-            .then(pl.lit("missing timestamp"))
+            .then(pl.lit(f"{field} is missing"))
             .when(ts.is_null())
-            .then(pl.format("timestamp is not an integer: {}", ts_txt))
+            .then(pl.format(f"{field} is not an integer: '{{}}'", ts_txt))
+            .when(ts < 0)
+            .then(pl.format(f"{field} is negative: {{}}", ts))
             .alias("ts_reason"),
         ]
     else:
@@ -80,19 +104,23 @@ def typed(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def apply(
-    frame: pl.DataFrame, rating_scale: tuple[float, float], file: str, n_blank: int = 0
+    frame: pl.DataFrame,
+    rating_scale: tuple[float, float],
+    file: str,
+    n_blank: int,
+    where: Mapping[str, str],
 ) -> ParsedFile:
     """Apply the value rules to a typed frame and split it into good rows and quarantine."""
     lo, hi = rating_scale
     r = pl.col("rating")
+    field = _field("rating", where)
     reason = pl.coalesce(
         pl.col("reason"),
-        pl.when(~r.is_finite()).then(pl.lit("rating is not finite")),
+        pl.when(~r.is_finite()).then(pl.format(f"{field} is not finite: {{}}", r)),
         pl.when((r < lo) | (r > hi)).then(
-            pl.format("rating {} outside rating_scale [{}, {}]", r, pl.lit(lo), pl.lit(hi))
+            pl.format(f"{field} is outside rating_scale [{lo}, {hi}]: {{}}", r)
         ),
         pl.col("ts_reason"),
-        pl.when(pl.col("timestamp") < 0).then(pl.lit("negative timestamp")),
     )
     frame = frame.with_columns(reason.alias("reason"), pl.lit(file).alias("file"))
     bad = frame.filter(pl.col("reason").is_not_null())
@@ -100,4 +128,4 @@ def apply(
         [pl.col(c).cast(t) for c, t in PARSED_SCHEMA.items()]
     )
     quarantine = bad.select([pl.col(c).cast(t) for c, t in QUARANTINE_SCHEMA.items()])
-    return ParsedFile(good, quarantine, n_blank)
+    return ParsedFile(good, quarantine, n_blank, file)

@@ -13,7 +13,10 @@ Rules, in order:
    file:line``. Superseded duplicates are not *bad* rows: they do not count toward the
    bad-row fraction.
 4. If bad rows exceed ``max_bad_fraction`` of the data rows read, :class:`DataError` is raised
-   with the counts, the commonest reasons and the first examples; nothing is returned.
+   with the counts, the commonest reasons and the first examples (``file:line: reason``, the
+   reason naming the column); nothing is returned.
+5. A file with no data rows (empty, blank or header only) is logged and skipped; if no file has
+   a usable rating, :class:`DataError` names the files.
 """
 
 from __future__ import annotations
@@ -76,9 +79,16 @@ def validate(parsed: Sequence[ParsedFile], max_bad_fraction: float = 0.05) -> Va
         "blank_lines": sum(p.n_blank for p in parsed),
         "bad_rows": bad.height,
     }
+    for p in parsed:
+        if p.n_rows == 0:
+            log.warning("%s has no data rows (empty, blank or header only)", p.file)
     _check_bad_fraction(bad, n_rows, max_bad_fraction)
     if good is None or good.height == 0:
-        raise DataError(f"no usable ratings in {len(parsed)} file(s) ({bad.height} bad rows)")
+        names = ", ".join(p.file for p in parsed[:5]) + (", ..." if len(parsed) > 5 else "")
+        raise DataError(
+            f"no usable ratings in {len(parsed)} file(s) ({n_rows} data rows, "
+            f"{bad.height} bad): {names or 'no files given'}"
+        )
     good = good.with_columns(_typed_id("user_id", good), _typed_id("item_id", good))
     ratings, superseded = _resolve_duplicates(good)
     counts |= {"duplicates_superseded": superseded.height, "ratings": ratings.height}
