@@ -31,8 +31,10 @@ test: $(VENV)/.installed-dev ## install the dev extras, then run the test suite
 rollback: $(VENV)/.installed ## make an earlier published run live: make rollback RUN=<run_id>
 	$(BIN)/python -m pipeline rollback $(RUN)
 
-ui: $(VENV)/.installed ## Dagster UI on http://127.0.0.1:3000
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+UI_HOST ?= 127.0.0.1
+UI_PORT ?= 3000
+ui: $(VENV)/.installed ## Dagster UI on http://127.0.0.1:3000 (loopback unless UI_HOST says otherwise)
+	$(BIN)/dagster dev -w workspace.yaml -h $(UI_HOST) -p $(UI_PORT)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -20,6 +20,7 @@ import polars as pl
 from recsys_core.data.split import Split, random_split
 from recsys_core.hybrid.ranker import rank_block
 from recsys_core.hybrid.scoring import blend, zscore_rows
+from recsys_core.memory import require_memory
 
 if TYPE_CHECKING:
     from recsys_core.hybrid.model import Hybrid
@@ -65,6 +66,8 @@ def tune(hybrid: Hybrid, ratings: pl.DataFrame, first: dict) -> tuple[dict, pl.D
     split = validation_split(ratings, p.validation_fraction, p.random_state)
     probe = HybridModel(**{**_params(p), "tune": False}).fit(split.train)
     data = probe.data
+    need = 8.0 * min(p.tune_users, data.n_users) * data.n_items * (len(p.components) + 4)
+    require_memory(need, f"hybrid tune_users={p.tune_users}", "lower hybrid.tune_users")
     users, relevant = _validation_users(probe, split.test, p.tune_users, p.random_state)
     seen = seen_mask(data.user_items, users)
     zs = [zscore_rows(c.score_users(users), seen) for c in probe.components_.values()]

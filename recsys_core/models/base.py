@@ -27,6 +27,7 @@ import scipy.sparse as sp
 
 from recsys_core.data.ids import IdIndex, RatingData
 from recsys_core.errors import ConfigError, DataError, NotFittedError
+from recsys_core.memory import require_memory
 from recsys_core.models.storage import read_npz, write_npz
 from recsys_core.params import as_dict, build_params, closest
 from recsys_core.ranking.topn import TopN, block_topn
@@ -104,7 +105,11 @@ class Recommender(ABC):
         """Like :meth:`recommend`, in index space."""
         if n < 1:
             raise DataError(f"n must be >= 1, got {n}")
-        return self._topn(self.known_users(users), n, block_size)
+        idx = self.known_users(users)
+        if block_size:  # a block holds a few dense (users x items) float arrays
+            need = 4.0 * 8 * min(block_size, max(len(idx), 1)) * self.data.n_items
+            require_memory(need, f"block_size={block_size}", "use a smaller block_size (or None)")
+        return self._topn(idx, n, block_size)
 
     def known_users(self, users: pl.Series | list | None) -> np.ndarray:
         """Indices of ``users`` that the model knows, in the given order (all when None)."""

@@ -28,6 +28,7 @@ import polars as pl
 import scipy.sparse as sp
 
 from recsys_core.data.ids import RatingData
+from recsys_core.memory import require_memory
 from recsys_core.models.base import Recommender
 from recsys_core.models.baseline import baseline_estimates, compute_baselines
 from recsys_core.models.knn.neighbors import neighborhood_sums, pair_chunks
@@ -50,6 +51,8 @@ class KNNBase(Recommender):
         m = data.user_items
         self.mu_ = data.global_mean
         x = _sorted(m if opts.user_based else m.T.tocsr())
+        if p.max_neighbors is None:
+            _check_all_pairs_fit(x, m if opts.user_based else m.T.tocsr())
         self.bu_ = self.bi_ = np.empty(0)
         residuals = None
         if self.uses_baselines or opts.name == "pearson_baseline":
@@ -218,6 +221,19 @@ class KNNBaseline(KNNBase):
         out = (self.mu_ + self.bu_[users]) + self.bi_[items]
         out[enough] += sum_dev[enough] / sum_sim[enough]
         return out
+
+
+def _check_all_pairs_fit(x: sp.csr_matrix, by: sp.csr_matrix) -> None:
+    """Keeping every pair (``max_neighbors=None``) stores up to min(n^2, co-rating pairs)
+    similarities at 12 bytes each, twice while building: refuse early if that cannot fit."""
+    n = x.shape[0]
+    per_rater = np.diff(by.tocsc().indptr).astype(np.float64)  # raters of x's rows, per column
+    pairs = min(float(n) * n, float(np.sum(per_rater * (per_rater - 1))))
+    require_memory(
+        24.0 * pairs,
+        "max_neighbors=None (keep every similarity)",
+        f"set max_neighbors (e.g. 100) for {n:,} rows",
+    )
 
 
 def _sorted(m: sp.csr_matrix) -> sp.csr_matrix:
