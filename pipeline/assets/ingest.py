@@ -52,7 +52,7 @@ def raw_ratings(context: dg.AssetExecutionContext, data_root: DataRoot) -> dg.Ma
     group_name=GROUP,
     owners=OWNERS,
     kinds={"polars", "parquet"},
-    code_version="1",
+    code_version="2",
     description="Validated ratings (user_id, item_id, rating, timestamp; one row per pair) and "
     "the quarantine of rows set aside (file, line, reason, raw).",
 )
