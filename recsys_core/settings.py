@@ -123,7 +123,7 @@ class HybridSettings:
     tune: bool = True
     validation_fraction: float = 0.2
     random_state: int = 0
-    tune_users: int = 2000
+    tune_users: int = 1000
 
 
 DEFAULT_GRID = {

@@ -53,8 +53,8 @@ def evaluation(
     for name, model in candidates(effective).items():
         context.log.info("evaluating %s", name)
         model.fit(train)
-        frames.append(evaluate(model, test, name, k=cfg.k, threshold=cfg.threshold, train=train))
-        estimates[f"est_{name}"] = model.predict(test)
+        estimates[f"est_{name}"] = est = model.predict(test)
+        frames.append(evaluate(model, test, name, cfg.k, cfg.threshold, train=train, estimates=est))
     metrics = pl.concat(frames).select(pl.lit(context.run.run_id).alias("run_id"), pl.all())
     out = write_parquet_atomic(metrics, data_root.warehouse("metrics.parquet"))
     predictions = test.select("user_id", "item_id", "rating").with_columns(

@@ -44,14 +44,16 @@ def evaluate(
     k: int = 10,
     threshold: float = 4.0,
     train: pl.DataFrame | None = None,
+    estimates: np.ndarray | None = None,
 ) -> pl.DataFrame:
     """Long-format metrics of a fitted ``model`` on ``test``: ``model, metric, k, segment,
     value``. Ranking metrics at ``k`` (and at :data:`CURVE_KS` for curves); with ``train``,
     also beyond-accuracy measures, per-user-segment ranking metrics and cold-item recall
-    (:mod:`recsys_core.evaluation.beyond`)."""
+    (:mod:`recsys_core.evaluation.beyond`). ``estimates``: ``model.predict(test)`` if the
+    caller already has it."""
     name = name or type(model).__name__
     rows: list[Row] = []
-    estimates = model.predict(test)
+    estimates = model.predict(test) if estimates is None else estimates
     if np.isfinite(estimates).any():
         scored = np.isfinite(estimates)
         if not scored.all():

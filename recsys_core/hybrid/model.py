@@ -61,7 +61,7 @@ class HybridParams:
     tune: bool = True
     validation_fraction: float = 0.2
     random_state: int = 0
-    tune_users: int = 2000
+    tune_users: int = 1000
 
     def __post_init__(self) -> None:
         require(len(self.components) >= 1, "components", self.components, "at least one")

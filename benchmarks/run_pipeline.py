@@ -1,0 +1,155 @@
+"""End-to-end nightly benchmark: wall time and peak memory per asset, and the total.
+
+Run by hand::
+
+    python -m benchmarks.run_pipeline                      # ML-100k and the ML-1M-sized set
+    python -m benchmarks.run_pipeline --sizes synth-25m    # the 25M-rating set
+
+Each size gets a fresh data root with its ratings in ``raw/`` (ML-100k from ../shared; the
+synthetic sets generated with a fixed seed and written as Parquet), then the whole nightly job
+(ingest -> split -> models -> evaluation -> gated publish -> report) runs in-process, in a child
+process per size. A sampler thread records the resident memory every 50 ms; each step's peak is
+the highest sample between its start and end events. ``recsys.yaml`` for a size can be given
+with ``--config``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ML100K = ROOT.parent / "shared" / "data" / "ml-100k" / "u.data"
+SIZES = {
+    "ml-100k": None,
+    "synth-1m": (6_040, 3_706, 1_000_000),
+    "synth-25m": (162_541, 59_047, 25_000_000),
+}
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def prepare(size: str, root: Path) -> int:
+    """Write the size's ratings into ``root/raw``; returns the number of ratings."""
+    raw = root / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    if SIZES[size] is None:
+        (raw / "u.data").write_bytes(ML100K.read_bytes())
+        return 100_000
+    from recsys_core.data.synthetic import generate_ratings
+
+    users, items, n = SIZES[size]
+    frame = generate_ratings(users, items, n, seed=1, n_new_users=20, n_new_items=20)
+    frame.write_parquet(raw / "ratings.parquet")
+    return frame.height
+
+
+def child(size: str, root: Path) -> dict:
+    """Run the nightly job once on ``root`` and time every step (runs in the child process)."""
+    import dagster as dg
+
+    from pipeline.definitions import defs
+
+    samples: list[tuple[float, float]] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            samples.append((time.time(), rss_mib()))
+            time.sleep(0.05)
+
+    n = prepare(size, root)
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    start = time.time()
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("nightly").execute_in_process(
+            instance=instance, raise_on_error=False
+        )
+        records = instance.all_logs(result.run_id)
+    total = time.time() - start
+    stop.set()
+    thread.join()
+    steps: dict[str, dict[str, float]] = {}
+    for rec in records:
+        ev = rec.dagster_event
+        if ev is None or ev.step_key is None:
+            continue
+        entry = steps.setdefault(ev.step_key, {})
+        if ev.event_type_value == "STEP_START":
+            entry["start"] = rec.timestamp
+        elif ev.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
+            entry["end"] = rec.timestamp
+            entry["ok"] = ev.event_type_value == "STEP_SUCCESS"
+    rows = []
+    for step, t in sorted(steps.items(), key=lambda kv: kv[1].get("start", 0)):
+        if "start" not in t or "end" not in t:
+            continue
+        inside = [m for ts, m in samples if t["start"] <= ts <= t["end"]] or [float("nan")]
+        rows.append((step, t["end"] - t["start"], max(inside), t.get("ok", False)))
+    peak = max(m for _, m in samples) if samples else float("nan")
+    return {"size": size, "ratings": n, "ok": result.success, "total": total, "peak": peak,
+            "steps": rows}  # fmt: skip
+
+
+def table(report: dict) -> str:
+    lines = [f"\n{report['size']}: {report['ratings']:,} ratings, run "
+             f"{'succeeded' if report['ok'] else 'FAILED'}",
+             f"{'step':42s} {'wall_s':>8s} {'peak_mib':>9s}"]  # fmt: skip
+    for step, wall, peak, ok in report["steps"]:
+        lines.append(f"{step:42s} {wall:8.2f} {peak:9.0f}{'' if ok else '  FAILED'}")
+    lines.append(f"{'TOTAL (whole run)':42s} {report['total']:8.2f} {report['peak']:9.0f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="ml-100k,synth-1m")
+    parser.add_argument("--config", help="recsys.yaml to use for every size")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(args.child[0], Path(args.child[1]))))
+        return 0
+    reports = []
+    for size in args.sizes.split(","):
+        with tempfile.TemporaryDirectory(prefix=f"recsys-bench-{size}-") as tmp:
+            env = {**os.environ, "RECSYS_DATA_DIR": tmp, "OPENBLAS_NUM_THREADS": "1"}
+            env.pop("DAGSTER_HOME", None)
+            if args.config:
+                env["RECSYS_CONFIG"] = str(Path(args.config).resolve())
+            out = subprocess.run(
+                [sys.executable, "-m", "benchmarks.run_pipeline", "--child", size, tmp],
+                cwd=ROOT, env=env, capture_output=True, text=True,
+            )  # fmt: skip
+            if out.returncode != 0:
+                print(f"{size}: child failed\n{out.stderr[-3000:]}")
+                continue
+            reports.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(table(reports[-1]), flush=True)
+    by = {r["size"]: r for r in reports}
+    if "synth-1m" in by and "synth-25m" in by:
+        small, big = by["synth-1m"], by["synth-25m"]
+        print(f"\ngrowth 1M -> 25M ratings (x25): total x{big['total'] / small['total']:.1f}")
+        big_wall = {step: wall for step, wall, _, _ in big["steps"]}
+        for step, wall, _, _ in small["steps"]:
+            if step in big_wall:
+                print(f"  {step:40s} x{big_wall[step] / max(wall, 1e-3):.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
