@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from recsys_core.errors import ConfigError
+from recsys_core.hybrid.rating_blend import RatingBlendParams
 from recsys_core.models.knn.options import KNNParams
 from recsys_core.models.mf.pure_svd import PureSVDParams
 from recsys_core.models.mf.svd import SVDParams
@@ -109,6 +110,7 @@ class ModelsSettings:
     item_knn: KNNParams = field(default_factory=KNNParams)
     svd: SVDParams = field(default_factory=SVDParams)
     pure_svd: PureSVDParams = field(default_factory=PureSVDParams)
+    rating_blend: RatingBlendParams = field(default_factory=RatingBlendParams)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -75,3 +75,9 @@ def test_any_valid_values_allowed():
         [("f", {"ingest": {"rating_scale": [0, 10], "sep": "::"}, "evaluation": {"k": 20}})]
     )
     assert s.ingest.rating_scale == (0, 10) and s.ingest.sep == "::" and s.evaluation.k == 20
+
+
+def test_a_component_set_to_null_is_removed():
+    s = resolve([("recsys.yaml", {"models": {"rating_blend": {"components": {"knn_users": None}}}})])
+    assert "knn_users" not in s.models.rating_blend.components
+    assert "svd" in s.models.rating_blend.components

@@ -28,7 +28,7 @@ def candidates(settings: Settings) -> dict[str, Recommender]:
         "svd": SVD(**as_dict(m.svd)),
         "pure_svd": PureSVD(**as_dict(m.pure_svd)),
         "hybrid": Hybrid(**hybrid_params(settings)),
-        "rating_blend": RatingBlend(),
+        "rating_blend": RatingBlend(**as_dict(m.rating_blend)),
     }
 
 

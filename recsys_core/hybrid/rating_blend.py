@@ -54,6 +54,9 @@ class RatingBlendParams:
     random_state: int = 0
 
     def __post_init__(self) -> None:
+        # a component set to None (null in YAML) is removed: how a settings layer drops one
+        kept = {k: v for k, v in self.components.items() if v is not None}
+        object.__setattr__(self, "components", kept)
         require(len(self.components) >= 1, "components", self.components, "at least one")
         for name, spec in self.components.items():
             require("model" in spec, f"components.{name}.model", spec, "a model class name")
