@@ -10,6 +10,7 @@ refits every component on all of it (:mod:`recsys_core.hybrid.tuning`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -218,31 +219,44 @@ class Hybrid(Recommender):
         )
 
     def _state(self) -> dict[str, np.ndarray]:
-        import json
-
-        out = {"chosen": np.frombuffer(json.dumps(self.chosen_).encode(), dtype=np.uint8)}
-        for name, model in [*self.components_.items(), ("__fallback", self.fallback_)]:
-            out |= {f"{name}__{k}": v for k, v in model._state().items()}
-        return out
+        chosen = np.frombuffer(json.dumps(self.chosen_).encode(), dtype=np.uint8)
+        return {
+            "chosen": chosen,
+            **components_state({**self.components_, FALLBACK_KEY: self.fallback_}),
+        }
 
     def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
-        import json
-
         self.chosen_ = json.loads(arrays["chosen"].tobytes().decode())
         self.tuning_ = pl.DataFrame()
         comps = self.params.components
-        specs = [*((n, comps[n]) for n in sorted(comps)), ("__fallback", self.params.fallback)]
-        models = {}
-        for name, spec in specs:
-            model = build(spec)
-            model._data = self._data
-            model._set_state(
-                {k[len(name) + 2 :]: v for k, v in arrays.items() if k.startswith(f"{name}__")}
-            )
-            models[name] = model
-        self.fallback_ = models.pop("__fallback")
+        specs = {**{n: comps[n] for n in sorted(comps)}, FALLBACK_KEY: self.params.fallback}
+        models = restore_components(specs, arrays, self.data)
+        self.fallback_ = models.pop(FALLBACK_KEY)
         self.components_ = models
         self._counts(self.data)
+
+
+FALLBACK_KEY = "__fallback"
+
+
+def components_state(models: Mapping[str, Recommender]) -> dict[str, np.ndarray]:
+    """The learned arrays of several models in one mapping, keys prefixed ``<name>__``."""
+    return {f"{name}__{k}": v for name, m in models.items() for k, v in m._state().items()}
+
+
+def restore_components(
+    specs: Mapping[str, Mapping[str, Any]], arrays: Mapping[str, np.ndarray], data: RatingData
+) -> dict[str, Recommender]:
+    """Models rebuilt from their specs and the arrays :func:`components_state` wrote, all
+    sharing the training ``data``."""
+    models = {}
+    for name, spec in specs.items():
+        model = build(spec)
+        model._data = data
+        prefix = f"{name}__"
+        model._set_state({k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)})
+        models[name] = model
+    return models
 
 
 def seen_mask(m: sp.csr_matrix, users: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ import polars as pl
 
 from recsys_core.data.ids import RatingData
 from recsys_core.data.split import random_split
-from recsys_core.hybrid.model import build, seen_mask
+from recsys_core.hybrid.model import build, components_state, restore_components, seen_mask
 from recsys_core.hybrid.scoring import blend, zscore_rows
 from recsys_core.models.base import Recommender, registered
 from recsys_core.params import require
@@ -109,18 +109,11 @@ class RatingBlend(Recommender):
         return blend(zs, [1.0] * len(zs))[0]
 
     def _state(self) -> dict[str, np.ndarray]:
-        out = {"coef": self.coef_}
-        for name, model in self.components_.items():
-            out |= {f"{name}__{k}": v for k, v in model._state().items()}
-        return out
+        return {"coef": self.coef_, **components_state(self.components_)}
 
     def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
         self.coef_ = arrays["coef"]
-        self.components_ = {}
-        for name in sorted(self.params.components):
-            model = build(self.params.components[name])
-            model._data = self._data
-            model._set_state(
-                {k[len(name) + 2 :]: v for k, v in arrays.items() if k.startswith(f"{name}__")}
-            )
-            self.components_[name] = model
+        comps = self.params.components
+        self.components_ = restore_components(
+            {n: comps[n] for n in sorted(comps)}, arrays, self.data
+        )
