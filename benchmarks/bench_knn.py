@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -26,16 +25,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from benchmarks.datasets import prepare, rss_mb
 from recsys_core import KNNBaseline, KNNWithMeans, Popularity
-from recsys_core.data.split import random_split
-from recsys_core.data.synthetic import generate_ratings
 from recsys_core.evaluation.protocol import evaluate, metric
 
-ML100K = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-100k" / "u.data"
-SYNTHETIC = {
-    "synth-1m": (6_040, 3_706, 1_000_000),
-    "synth-25m": (162_541, 59_047, 25_000_000),
-}
 MODELS = {
     "popularity": lambda: Popularity(),
     "knn-means-msd": lambda: KNNWithMeans(sim_options={"name": "msd"}),
@@ -50,35 +43,6 @@ PLAN = {
     "synth-1m": ["knn-means-msd", "knn-baseline-pb"],
     "synth-25m": ["knn-means-msd-top100-rated", "knn-means-msd-top100"],
 }
-SEED = 42
-
-
-def load(size: str) -> pl.DataFrame:
-    """The ratings of a benchmark data set (synthetic ones are seeded)."""
-    if size == "ml-100k":
-        frame = pl.read_csv(
-            ML100K,
-            separator="\t",
-            has_header=False,
-            new_columns=["user_id", "item_id", "rating", "timestamp"],
-        )
-        return frame.with_columns(pl.col("rating").cast(pl.Float64))
-    n_users, n_items, n_ratings = SYNTHETIC[size]
-    return generate_ratings(n_users, n_items, n_ratings, seed=0)
-
-
-def prepare(size: str, cache: Path) -> tuple[Path, Path]:
-    """Train/test Parquet files for ``size`` (written once per cache directory)."""
-    train, test = cache / f"{size}-train.parquet", cache / f"{size}-test.parquet"
-    if not (train.exists() and test.exists()):
-        split = random_split(load(size), 0.2, random_state=SEED)
-        split.train.write_parquet(train)
-        split.test.write_parquet(test)
-    return train, test
-
-
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 @contextmanager

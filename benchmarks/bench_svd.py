@@ -30,17 +30,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from benchmarks.datasets import prepare, rss_mb
 from recsys_core import SVD, Popularity, PureSVD, Recommender
-from recsys_core.data.split import random_split
-from recsys_core.data.synthetic import generate_ratings
 from recsys_core.evaluation.protocol import evaluate, metric
 from recsys_core.models.mf import sgd
 
-ML100K = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-100k" / "u.data"
-SYNTHETIC = {
-    "synth-1m": (6_040, 3_706, 1_000_000),
-    "synth-25m": (162_541, 59_047, 25_000_000),
-}
 SURPRISE = {"solver": "sgd", "n_factors": 100, "n_epochs": 20, "lr_all": 0.005, "reg_all": 0.02}
 TUNED_SGD = {"solver": "sgd", "n_factors": 100, "n_epochs": 30, "lr_all": 0.01, "reg_all": 0.1}
 MODELS: dict[str, Callable[[], Recommender]] = {
@@ -65,46 +59,6 @@ PLAN = {
     "synth-1m": ["svd-als", "svd-als-k50", "svd-sgd-surprise", "pure-svd"],
     "synth-25m": ["svd-als", "pure-svd"],
 }
-SEED = 42
-
-
-def load(size: str) -> pl.DataFrame:
-    """The ratings of a benchmark data set (synthetic ones are seeded)."""
-    if size == "ml-100k":
-        frame = pl.read_csv(
-            ML100K,
-            separator="\t",
-            has_header=False,
-            new_columns=["user_id", "item_id", "rating", "timestamp"],
-        )
-        return frame.with_columns(pl.col("rating").cast(pl.Float64))
-    n_users, n_items, n_ratings = SYNTHETIC[size]
-    return generate_ratings(n_users, n_items, n_ratings, seed=0)
-
-
-def prepare(size: str, cache: Path) -> tuple[Path, Path]:
-    """Train/test Parquet files for ``size`` (written once per cache directory)."""
-    train, test = cache / f"{size}-train.parquet", cache / f"{size}-test.parquet"
-    if not (train.exists() and test.exists()):
-        split = random_split(load(size), 0.2, random_state=SEED)
-        split.train.write_parquet(train)
-        split.test.write_parquet(test)
-    return train, test
-
-
-def rss_mb() -> float:
-    """Peak RSS of this process, MiB: ``VmHWM``, which starts afresh at ``exec``.
-
-    (``getrusage``'s ``ru_maxrss`` survives ``fork`` + ``exec`` on Linux, so a child of a parent
-    that had just generated the 25M set would report the parent's peak.)
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def cpu_s() -> float:

@@ -25,13 +25,10 @@ import threading
 import time
 from pathlib import Path
 
+from benchmarks.datasets import ML100K, SYNTHETIC
+
 ROOT = Path(__file__).resolve().parents[1]
-ML100K = ROOT.parent / "shared" / "data" / "ml-100k" / "u.data"
-SIZES = {
-    "ml-100k": None,
-    "synth-1m": (6_040, 3_706, 1_000_000),
-    "synth-25m": (162_541, 59_047, 25_000_000),
-}
+SIZES = {"ml-100k": None, **SYNTHETIC}
 
 
 def rss_mib() -> float:
