@@ -11,6 +11,7 @@ from pipeline.assets.ingest import ratings
 from pipeline.assets.publish import STAGED, STAGED_INFO, recommendations
 from pipeline.config import RecsysSettings, run_settings
 from pipeline.resources import DataRoot
+from recsys_core.evaluation.protocol import metric
 from recsys_core.publish.checks import quality_problems, ratings_problems, recommendation_problems
 
 RATINGS_CHECKS = {
@@ -69,15 +70,13 @@ GATE_MODEL = "hybrid"
 
 
 def _ndcg(path, k: int) -> float | None:
+    """The gate model's NDCG@k in a metrics file, or None (no file, or no such row)."""
     if not path.is_file():
         return None
-    frame = pl.read_parquet(path).filter(
-        (pl.col("model") == GATE_MODEL)
-        & (pl.col("metric") == "ndcg")
-        & (pl.col("k") == k)
-        & (pl.col("segment") == "all")
-    )
-    return float(frame["value"].item()) if frame.height == 1 else None
+    try:
+        return metric(pl.read_parquet(path), GATE_MODEL, "ndcg", k)
+    except ValueError:  # no single matching row
+        return None
 
 
 @dg.asset_check(

@@ -52,7 +52,7 @@ class KNNBase(Recommender):
         self.mu_ = data.global_mean
         x = _sorted(m if opts.user_based else m.T.tocsr())
         if p.max_neighbors is None:
-            _check_all_pairs_fit(x, m if opts.user_based else m.T.tocsr())
+            _check_all_pairs_fit(x)
         self.bu_ = self.bi_ = np.empty(0)
         residuals = None
         if self.uses_baselines or opts.name == "pearson_baseline":
@@ -223,11 +223,11 @@ class KNNBaseline(KNNBase):
         return out
 
 
-def _check_all_pairs_fit(x: sp.csr_matrix, by: sp.csr_matrix) -> None:
+def _check_all_pairs_fit(x: sp.csr_matrix) -> None:
     """Keeping every pair (``max_neighbors=None``) stores up to min(n^2, co-rating pairs)
     similarities at 12 bytes each, twice while building: refuse early if that cannot fit."""
     n = x.shape[0]
-    per_rater = np.diff(by.tocsc().indptr).astype(np.float64)  # raters of x's rows, per column
+    per_rater = np.bincount(x.indices, minlength=x.shape[1]).astype(np.float64)  # rows per column
     pairs = min(float(n) * n, float(np.sum(per_rater * (per_rater - 1))))
     require_memory(
         24.0 * pairs,
