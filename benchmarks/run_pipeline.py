@@ -112,6 +112,30 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
+STEP_EVENTS = ("STEP_START", "STEP_SUCCESS", "STEP_FAILURE")
+
+
+def run_child(size: str, tmp: str, env: dict[str, str]) -> tuple[int, str, str]:
+    """Run one size in a child process, echoing its step start/end lines as they happen (a long
+    run shows where it is); returns (exit code, stdout, the last lines of stderr)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.run_pipeline", "--child", size, tmp],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    tail: list[str] = []
+    started = time.time()
+    assert proc.stderr is not None and proc.stdout is not None
+    for line in proc.stderr:
+        tail = [*tail[-40:], line]
+        event = next((e for e in STEP_EVENTS if f" - {e} - " in line), None)
+        if event:
+            parts = line.split(" - ")
+            step = parts[parts.index(event) - 1] if event in parts else line.strip()
+            print(f"  [{size} +{time.time() - started:7.1f}s] {event:12s} {step}", flush=True)
+    stdout = proc.stdout.read()
+    return proc.wait(), stdout, "".join(tail)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="ml-100k,synth-1m")
@@ -128,14 +152,11 @@ def main(argv: list[str] | None = None) -> int:
             env.pop("DAGSTER_HOME", None)
             if args.config:
                 env["RECSYS_CONFIG"] = str(Path(args.config).resolve())
-            out = subprocess.run(
-                [sys.executable, "-m", "benchmarks.run_pipeline", "--child", size, tmp],
-                cwd=ROOT, env=env, capture_output=True, text=True,
-            )  # fmt: skip
-            if out.returncode != 0:
-                print(f"{size}: child failed\n{out.stderr[-3000:]}")
+            code, stdout, tail = run_child(size, tmp, env)
+            if code != 0:
+                print(f"{size}: child failed\n{tail}")
                 continue
-            reports.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            reports.append(json.loads(stdout.strip().splitlines()[-1]))
             print(table(reports[-1]), flush=True)
     by = {r["size"]: r for r in reports}
     if "synth-1m" in by and "synth-25m" in by:
