@@ -51,26 +51,46 @@ def mask_seen(scores: np.ndarray, seen: sp.csr_matrix, block: np.ndarray) -> np.
     return scores
 
 
+GROUP = 64
+"""Columns per group in :func:`top_k_rows` (one group maximum per 64 scores)."""
+
+
 def top_k_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row, the ``k`` best finite scores: (row, col, score), ordered by row then rank.
 
-    Uses ``np.partition`` to find each row's k-th best value, keeps every entry at least that
-    good (ties included), then sorts only those by (-score, column) and cuts at ``k``.
+    One pass over ``scores`` (not modified): the columns are cut into ``G >= k`` groups and each
+    group's maximum taken (``np.fmax.reduceat``, NaN ignored). The ``k``-th largest of a row's
+    ``G`` group maxima is a lower bound ``t`` of its ``k``-th best score (``k`` distinct groups
+    each hold a score ``>= t``), so every score in the top ``k`` lies in a group whose maximum
+    is ``>= t``. Only those few groups are read again; their scores ``>= t`` are sorted by
+    (-score, column) and cut at ``k``. Exact, ties included; a row whose bound is -inf (fewer
+    than ``k`` finite scores) reads all its groups. NaN and +-inf are never returned.
     """
     b, m = scores.shape
     k = min(k, m)
     if k == 0 or b == 0:
         empty = np.empty(0, dtype=np.int64)
-        return empty, empty, np.empty(0, dtype=np.float64)
-    scores = np.where(np.isnan(scores), -np.inf, scores)
-    kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1]
-    keep = (scores >= kth[:, None]) & np.isfinite(scores)
-    rows, cols = np.nonzero(keep)
-    vals = scores[rows, cols]
+        return empty, empty, np.empty(0, dtype=scores.dtype)
+    size = max(1, min(GROUP, m // k))
+    starts = np.arange(0, m, size)
+    with np.errstate(invalid="ignore"):
+        gmax = np.fmax.reduceat(scores, starts, axis=1)  # NaN only for an all-NaN group
+    if np.isposinf(gmax).any():  # +inf is not a score either: drop it first (rare, one copy)
+        return top_k_rows(np.where(np.isposinf(scores), -np.inf, scores), k)
+    gmax[np.isnan(gmax)] = -np.inf
+    bound = np.partition(gmax, len(starts) - k, axis=1)[:, len(starts) - k]
+    rows, groups = np.nonzero(gmax >= bound[:, None])
+    cols = groups[:, None] * size + np.arange(size)
+    inside = cols < m
+    np.minimum(cols, m - 1, out=cols)
+    vals = scores[rows[:, None], cols]
+    with np.errstate(invalid="ignore"):
+        keep = inside & (vals >= bound[rows, None]) & (vals > -np.inf)  # NaN fails both
+    rows = np.broadcast_to(rows[:, None], cols.shape)[keep]
+    cols, vals = cols[keep], vals[keep]
     order = np.lexsort((cols, -vals, rows))
     rows, cols, vals = rows[order], cols[order], vals[order]
-    starts = np.searchsorted(rows, np.arange(b))
-    rank = np.arange(len(rows)) - starts[rows]
+    rank = np.arange(len(rows)) - np.searchsorted(rows, rows)
     first_k = rank < k
     return rows[first_k], cols[first_k], vals[first_k]
 
