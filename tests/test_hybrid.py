@@ -6,6 +6,7 @@ import pytest
 
 from recsys_core import ConfigError
 from recsys_core.hybrid.model import Hybrid
+from recsys_core.hybrid.ranker import FALLBACK, rank_block
 from recsys_core.hybrid.scoring import blend, zscore_rows
 from recsys_core.hybrid.tuning import validation_split
 from tests.conftest import random_ratings
@@ -114,3 +115,70 @@ def test_bad_component_names_the_closest_model():
         Hybrid(components={"x": {"model": "KNNWithMean"}})
     with pytest.raises(ConfigError, match="'weights'"):
         Hybrid(weights={"nope": 1.0})
+
+
+def test_zscore_rows_is_the_nan_function_formula_bit_for_bit():
+    rng = np.random.default_rng(3)
+    scores = rng.standard_normal((30, 500)) * 4 + 2
+    scores[rng.random(scores.shape) < 0.2] = np.nan
+    scores[rng.random(scores.shape) < 0.1] = -np.inf
+    scores[0], scores[1] = np.nan, 7.0  # nothing scored; std 0
+    seen = rng.random(scores.shape) < 0.3
+    z = np.where(seen | ~np.isfinite(scores), np.nan, scores)
+    with np.errstate(invalid="ignore", divide="ignore"), pytest.warns(RuntimeWarning):
+        std = np.nanstd(z, axis=1, keepdims=True)
+        want = (z - np.nanmean(z, axis=1, keepdims=True)) / np.where(std > 0, std, 1.0)
+    np.testing.assert_array_equal(zscore_rows(scores, seen), want)
+
+
+def oracle_lists(blended, source_of, fallback, seen, cold_users, cold_items, n, slots):
+    """The ranker's documented rule, one user and one item at a time."""
+
+    def best(row, items, values, k):
+        cands = sorted((-values[row, i], i) for i in items if np.isfinite(values[row, i]))
+        return [(i, -neg) for neg, i in cands[:k]]
+
+    out = []
+    for u in range(blended.shape[0]):
+        unseen = [i for i in range(blended.shape[1]) if not seen[u, i]]
+        warm, cold = [], []
+        if not cold_users[u]:
+            k_cold = min(slots, n) if cold_items.any() else 0
+            cold = best(u, [i for i in unseen if cold_items[i]], blended, k_cold)
+            pool = [i for i in unseen if not (k_cold and cold_items[i])]  # no slots: all compete
+            warm = best(u, pool, blended, n - len(cold))
+        taken = {i for i, _ in warm + cold}
+        fill = best(u, [i for i in unseen if i not in taken], fallback, n - len(warm) - len(cold))
+        rows = [(i, v, source_of[u, i]) for i, v in warm + cold] + [
+            (i, v, FALLBACK) for i, v in fill
+        ]
+        cap = np.inf
+        for rank, (i, v, src) in enumerate(rows, start=1):
+            cap = min(cap, v)
+            out.append((u, rank, i, cap, src))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("slots", [0, 1, 3])
+def test_rank_block_equals_oracle(seed, slots):
+    rng = np.random.default_rng(seed)
+    b, m, n = 12, 40, 6
+    blended = rng.integers(-2, 3, (b, m)).astype(float)  # many ties
+    blended[rng.random((b, m)) < 0.4] = np.nan  # no component scored it
+    blended[rng.random((b, m)) < 0.05] = -np.inf
+    fallback = np.broadcast_to(rng.integers(0, 4, m).astype(float), (b, m))  # read-only view
+    seen = rng.random((b, m)) < 0.4
+    seen[0] = True
+    seen[1, :-3] = True
+    cold_users = rng.random(b) < 0.2
+    cold_items = rng.random(m) < 0.2
+    source_of = rng.integers(0, 3, (b, m))
+    args = (fallback, seen, cold_users, cold_items, n, slots)
+    want = oracle_lists(blended, source_of, *args)
+    before = blended.copy()
+    for source in (source_of, lambda r, c: source_of[r, c]):
+        got = rank_block(blended, source, *args)
+        rows = zip(got.rows, got.ranks, got.items, got.scores, got.source, strict=True)
+        assert [tuple(x.item() for x in row) for row in rows] == want
+    np.testing.assert_array_equal(blended, before)

@@ -11,7 +11,7 @@ refits every component on all of it (:mod:`recsys_core.hybrid.tuning`).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from recsys_core.data.ids import RatingData
 from recsys_core.hybrid.ranker import FALLBACK, BlockLists, rank_block
-from recsys_core.hybrid.scoring import blend, zscore_rows
+from recsys_core.hybrid.scoring import blend_into, zscore_rows
 from recsys_core.models.base import Recommender, registered
 from recsys_core.params import require
 from recsys_core.ranking.topn import TopN, auto_block_size, user_blocks
@@ -160,17 +160,37 @@ class Hybrid(Recommender):
         """Top-``n`` of a block of user indices with the chosen (or given) settings."""
         chosen = chosen or self.chosen_
         seen = seen_mask(self.data.user_items, users)
-        zs = [zscore_rows(c.score_users(users), seen) for c in self.components_.values()]
-        weights = [chosen["weights"][name] for name in self.components_]
-        blended, _ = blend(zs, weights)
-        finite = np.stack([np.isfinite(z) & (w > 0) for z, w in zip(zs, weights, strict=True)])
-        source_of = np.where(finite.sum(0) >= 2, len(zs), finite.argmax(0))
+        scored: dict[int, np.ndarray] = {}
+        blended = self._blended(users, seen, chosen, lambda c, ok: scored.update({c: ok.copy()}))
+        n_components = len(self.components_)
+
+        def source_of(rows: np.ndarray, items: np.ndarray) -> np.ndarray:
+            finite = np.zeros((n_components, len(rows)), dtype=bool)
+            for c, ok in scored.items():
+                finite[c] = ok[rows, items]
+            return np.where(finite.sum(0) >= 2, n_components, finite.argmax(0))
+
         fallback = np.asarray(self.fallback_.score_users(users), dtype=np.float64)
         cold_users = self.user_counts_[users] < chosen["cold_user_ratings"]
         cold_items = self.item_counts_ < self.params.cold_item_ratings
         return rank_block(
             blended, source_of, fallback, seen, cold_users, cold_items, n, chosen["cold_item_slots"]
         )
+
+    def _blended(
+        self,
+        users: np.ndarray,
+        seen: np.ndarray,
+        chosen: dict,
+        on_scored: Callable[[int, np.ndarray], object] | None = None,
+    ) -> np.ndarray:
+        """Blended z-scores of a block, one component's scores in memory at a time."""
+        weights = [chosen["weights"][name] for name in self.components_]
+        zs = (
+            zscore_rows(c.score_users(users), seen) if w > 0 else None
+            for c, w in zip(self.components_.values(), weights, strict=True)
+        )
+        return blend_into(zs, weights, seen.shape, on_scored)
 
     def _topn(self, users: np.ndarray, n: int, block_size: int | None) -> TopN:
         return self._lists(users, n, block_size)[0]
@@ -189,9 +209,7 @@ class Hybrid(Recommender):
 
     def score_users(self, users: np.ndarray) -> np.ndarray:
         """Blended z-scores (NaN where no component scores); ranking uses :meth:`lists_block`."""
-        seen = seen_mask(self.data.user_items, users)
-        zs = [zscore_rows(c.score_users(users), seen) for c in self.components_.values()]
-        return blend(zs, [self.chosen_["weights"][c] for c in self.components_])[0]
+        return self._blended(users, seen_mask(self.data.user_items, users), self.chosen_)
 
     def recommend_explained(
         self, n: int = 10, users: pl.Series | list | None = None, block_size: int | None = None

@@ -16,6 +16,7 @@ never increase down a list.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,9 +48,13 @@ def _rank_in_row(rows: np.ndarray, b: int) -> np.ndarray:
     return np.arange(len(rows)) - starts[rows]
 
 
+SourceOf = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""Maps chosen (rows, items) of a block to their source codes (computed only where needed)."""
+
+
 def rank_block(
     blended: np.ndarray,
-    source_of: np.ndarray,
+    source_of: np.ndarray | SourceOf,
     fallback: np.ndarray,
     seen: np.ndarray,
     cold_users: np.ndarray,
@@ -57,26 +62,30 @@ def rank_block(
     n: int,
     cold_item_slots: int,
 ) -> BlockLists:
-    """Lists for one block of users (all arrays b x m except the 1-D masks)."""
+    """Lists for one block of users (all arrays b x m except the 1-D masks; none is modified).
+
+    ``source_of`` is a b x m array of source codes or a function of (rows, items). One copy of
+    ``blended`` is made; the fallback is read only for the rows that have slots left.
+    """
     b = blended.shape[0]
-    usable = np.where(seen | cold_users[:, None], -np.inf, blended)
-    slots = min(cold_item_slots, n) if cold_items.any() else 0
-    warm = np.where(cold_items[None, :], -np.inf, usable) if slots else usable
-    wr, wc, wv = top_k_rows(warm, n)
+    at = source_of if callable(source_of) else (lambda r, c: source_of[r, c])
+    usable = np.where(seen, -np.inf, blended)
+    usable[cold_users] = -np.inf
+    cold_cols = np.flatnonzero(cold_items)
+    slots = min(cold_item_slots, n) if len(cold_cols) else 0
     cr = cc = np.empty(0, dtype=np.int64)
-    cv = np.empty(0)
+    cv = np.empty(0, dtype=usable.dtype)
     if slots:
-        cr, cc, cv = top_k_rows(np.where(cold_items[None, :], usable, -np.inf), slots)
+        cr, cc, cv = top_k_rows(usable[:, cold_cols], slots)
+        cc = cold_cols[cc]
+        usable[:, cold_cols] = -np.inf
+    wr, wc, wv = top_k_rows(usable, n)
+    del usable
     n_cold = _per_row_count(cr, b)
     keep = _rank_in_row(wr, b) < n - n_cold[wr]
     wr, wc, wv = wr[keep], wc[keep], wv[keep]
     n_warm = _per_row_count(wr, b)
-    taken = seen.copy()
-    taken[wr, wc] = True
-    taken[cr, cc] = True
-    fr, fc, fv = top_k_rows(np.where(taken, -np.inf, fallback), n)
-    keep = _rank_in_row(fr, b) < n - n_warm[fr] - n_cold[fr]
-    fr, fc, fv = fr[keep], fc[keep], fv[keep]
+    fr, fc, fv = _fill(fallback, seen, n - n_warm - n_cold, (wr, wc), (cr, cc))
     rows = np.concatenate([wr, cr, fr])
     ranks = np.concatenate(
         [
@@ -86,12 +95,34 @@ def rank_block(
         ]
     )
     items = np.concatenate([wc, cc, fc])
-    source = np.concatenate([source_of[wr, wc], source_of[cr, cc], np.full(len(fr), FALLBACK)])
+    source = np.concatenate([at(wr, wc), at(cr, cc), np.full(len(fr), FALLBACK)])
     order = np.lexsort((ranks, rows))
     rows, ranks, items, source = rows[order], ranks[order], items[order], source[order]
-    return BlockLists(
-        rows, ranks, items, _capped(np.concatenate([wv, cv, fv])[order], ranks), source
-    )
+    scores = np.concatenate([wv, cv, fv]).astype(np.float64)[order]
+    return BlockLists(rows, ranks, items, _capped(scores, ranks), source)
+
+
+def _fill(
+    fallback: np.ndarray,
+    seen: np.ndarray,
+    need: np.ndarray,
+    *taken: tuple[np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row, the best ``need`` fallback items neither seen nor ``taken`` (rows, items);
+    only the rows that need any are read."""
+    which = np.flatnonzero(need > 0)
+    empty = np.empty(0, dtype=np.int64)
+    if len(which) == 0:
+        return empty, empty, np.empty(0)
+    fb = np.where(seen[which], -np.inf, fallback[which])
+    slot = np.full(len(need), -1)
+    slot[which] = np.arange(len(which))
+    for tr, tc in taken:
+        there = slot[tr] >= 0
+        fb[slot[tr[there]], tc[there]] = -np.inf
+    fr, fc, fv = top_k_rows(fb, int(need.max()))
+    keep = _rank_in_row(fr, len(which)) < need[which][fr]
+    return which[fr[keep]], fc[keep], fv[keep]
 
 
 def _capped(scores: np.ndarray, ranks: np.ndarray) -> np.ndarray:

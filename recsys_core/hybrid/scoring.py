@@ -12,33 +12,79 @@ it), and an item no component scores stays NaN for the fallback.
 
 from __future__ import annotations
 
-import warnings
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
 
 def zscore_rows(scores: np.ndarray, seen: np.ndarray) -> np.ndarray:
-    """Per-row standardisation over finite, unseen entries; seen or unscorable -> NaN."""
-    z = np.where(seen | ~np.isfinite(scores), np.nan, scores)
+    """Per-row standardisation over finite, unseen entries; seen or unscorable -> NaN.
+
+    The same arithmetic as ``(z - nanmean(z)) / nanstd(z)`` (so the same bits), with one new
+    array of the block's size and in-place steps instead of NumPy's nan-function copies.
+    """
+    scores = np.asarray(scores)
+    bad = np.isfinite(scores)
+    np.logical_not(bad, out=bad)
+    bad |= seen
+    z = np.where(bad, 0.0, scores)
     if z.size == 0:
         return z
-    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)  # rows with nothing scored stay NaN
-        mean = np.nanmean(z, axis=1, keepdims=True)
-        std = np.nanstd(z, axis=1, keepdims=True)
-        return (z - mean) / np.where(std > 0, std, 1.0)
+    count = (bad.shape[1] - np.count_nonzero(bad, axis=1))[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):  # rows with nothing scored stay NaN
+        z -= np.sum(z, axis=1, keepdims=True) / count
+        np.copyto(z, 0.0, where=bad)
+        std = np.sqrt(_row_sum_of_squares(z) / count)
+        z /= np.where(std > 0, std, 1.0)
+    np.copyto(z, np.nan, where=bad)
+    return z
+
+
+def _row_sum_of_squares(z: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
+    """``np.sum(z * z, axis=1, keepdims=True)`` through a small reused buffer (row sums do not
+    depend on which rows are summed together)."""
+    rows = max(1, chunk // max(z.shape[1], 1))
+    out = np.empty((z.shape[0], 1), dtype=z.dtype)
+    buf = np.empty((min(rows, z.shape[0]), z.shape[1]), dtype=z.dtype)
+    for start in range(0, z.shape[0], rows):
+        part = z[start : start + rows]
+        sq = np.multiply(part, part, out=buf[: len(part)])
+        np.sum(sq, axis=1, keepdims=True, out=out[start : start + rows])
+    return out
 
 
 def blend(z: list[np.ndarray], weights: list[float]) -> tuple[np.ndarray, np.ndarray]:
     """Weighted mean over available components: (blended scores, components that scored)."""
-    num = np.zeros_like(z[0])
-    den = np.zeros_like(z[0])
     count = np.zeros(z[0].shape, dtype=np.int8)
-    for zc, w in zip(z, weights, strict=True):
-        ok = np.isfinite(zc)
-        if w > 0:
-            num += np.where(ok, w * zc, 0.0)
-            den += np.where(ok, w, 0.0)
-            count += ok
+    blended = blend_into(z, weights, z[0].shape, lambda _, ok: np.add(count, ok, out=count))
+    return blended, count
+
+
+def blend_into(
+    z: Iterable[np.ndarray | None],
+    weights: Sequence[float],
+    shape: tuple[int, ...],
+    on_scored: Callable[[int, np.ndarray], object] | None = None,
+) -> np.ndarray:
+    """The blended scores of :func:`blend`, accumulated in place one component at a time.
+
+    ``z`` may be a generator (so only one component's z-scores exist at a time); components of
+    weight 0 are skipped and may be None. ``on_scored(c, ok)`` gets each weighted component's
+    mask of scored entries (a buffer reused for the next component: copy what must be kept).
+    """
+    num = den = ok = term = None
+    for c, (zc, w) in enumerate(zip(z, weights, strict=True)):
+        if not w > 0 or zc is None:
+            continue
+        if num is None:
+            num = np.zeros(shape, dtype=np.result_type(zc, np.float32))
+            den, term, ok = np.zeros_like(num), np.empty_like(num), np.empty(shape, dtype=bool)
+        np.isfinite(zc, out=ok)
+        np.add(num, np.multiply(zc, w, out=term), out=num, where=ok)
+        np.add(den, w, out=den, where=ok)
+        if on_scored is not None:
+            on_scored(c, ok)
+    if num is None:  # no weighted component
+        return np.full(shape, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / den, np.nan), count
+        return np.divide(num, den, out=num)  # 0 / 0: NaN where no component scored
