@@ -135,8 +135,9 @@ def _als(m: sp.csr_matrix, mu: float, opts: BaselineOptions) -> tuple[np.ndarray
     users = np.repeat(np.arange(n_users), np.diff(m.indptr))
     n_u = np.diff(m.indptr).astype(np.float64)
     n_i = np.bincount(m.indices, minlength=n_items).astype(np.float64)
-    # CSC order visits each item's ratings by user index, as Surprise's ir[i] does
-    by_item = np.lexsort((users, m.indices))
+    # CSC order visits each item's ratings by user index, as Surprise's ir[i] does (CSR order
+    # is by user, so a stable sort by item gives it)
+    by_item = np.argsort(m.indices, kind="stable")
     item_of, user_of, r_col = m.indices[by_item], users[by_item], m.data[by_item]
     centred = m.data - mu
     bu = np.zeros(n_users)

@@ -2,15 +2,17 @@
 
 Vocabulary as in :mod:`recsys_core.models.knn.similarities`: x indexes the rows of the
 similarity matrix (items when item-based), y the other side. For a pair (x, y) the candidate
-neighbours are the x' with a rating ``r_x'y`` (item-based: the items the user rated); their
-similarities are looked up in ``sim[x]``. Work runs in chunks of pairs, sorted by x, so that only
-the rows of ``sim`` a chunk needs are made dense (a bounded number at a time).
+neighbours are the x' with a rating ``r_x'y`` (item-based: the items the user rated) and a
+stored similarity in ``sim[x]``. Each pair walks the shorter of the two rows and looks the other
+up in a dense buffer (see :func:`pair_chunks`). Work runs in chunks of pairs, sorted by the side
+that is made dense, so that only the rows a chunk needs are dense (a bounded number at a time).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -20,6 +22,10 @@ DENSE_BUDGET = 1 << 20
 
 ENTRY_BUDGET = 1 << 20
 """Candidate neighbours (pair, x') gathered per chunk."""
+
+LOOKUP_BUDGET = 1 << 20
+"""Dense rating-lookup cells (rows of ``yx`` x all columns) per chunk, when walking the
+similarities (int64, 8 MiB)."""
 
 
 @dataclass(frozen=True)
@@ -53,15 +59,51 @@ def ragged_positions(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, 
 
 
 def pair_chunks(
-    sim: sp.csr_matrix, yx: sp.csr_matrix, x: np.ndarray, y: np.ndarray, positive: bool = True
+    sim: sp.csr_matrix,
+    yx: sp.csr_matrix,
+    x: np.ndarray,
+    y: np.ndarray,
+    positive: bool = True,
+    route: Literal["auto", "ratings", "similarities"] = "auto",
 ) -> Iterator[Entries]:
     """Candidate neighbours with their similarity, for every pair ``(x[p], y[p])``, by chunk.
 
     ``yx`` is the y x x' CSR of ratings (or weights) with sorted indices. With ``positive``,
     entries whose similarity is not positive are dropped (Surprise never counts them).
+
+    A pair's candidates are the intersection of the rated row ``yx[y]`` and the stored row
+    ``sim[x]``; each pair walks the shorter one (``route="auto"``): the ratings, looking each
+    x' up in dense rows of ``sim`` (:func:`_walk_ratings`), or the stored similarities, looking
+    each x' up in dense rows of ``yx`` (:func:`_walk_similarities`; only with ``positive``: the
+    non-stored zeros are not positive). Both give the same entries in the same order; with a
+    pruned ``sim`` (``max_neighbors``) the second walks ~``max_neighbors`` entries per pair
+    instead of all the user's ratings.
     """
+    if route == "similarities" and not positive:
+        raise ValueError("walking the similarities drops the non-stored (zero) candidates")
+    if route == "auto":
+        shorter = np.diff(sim.indptr)[x] < np.diff(yx.indptr)[y]
+        by_sim = shorter & positive
+    else:
+        by_sim = np.full(len(x), route == "similarities")
+    by_rating = np.flatnonzero(~by_sim)
+    if len(by_rating):
+        yield from _walk_ratings(sim, yx, x, y, by_rating, positive)
+    if len(by_rating) < len(x):
+        yield from _walk_similarities(sim, yx, x, y, np.flatnonzero(by_sim))
+
+
+def _walk_ratings(
+    sim: sp.csr_matrix,
+    yx: sp.csr_matrix,
+    x: np.ndarray,
+    y: np.ndarray,
+    subset: np.ndarray,
+    positive: bool,
+) -> Iterator[Entries]:
+    """Entries of the pairs ``subset`` from the rated rows ``yx[y]``, sorted by x."""
     n_x = sim.shape[1]
-    order = np.argsort(x, kind="stable")
+    order = subset[np.argsort(x[subset], kind="stable")]
     xs = x[order]
     cum = np.cumsum(np.diff(yx.indptr)[y[order]].astype(np.int64))
     firsts = np.flatnonzero(np.diff(xs, prepend=-1) != 0)  # where each distinct x begins
@@ -78,6 +120,45 @@ def pair_chunks(
         entries = Entries(pairs, seg, cols, yx.data[pos], sims)
         keep = sims > 0
         yield entries.subset(keep) if positive and not keep.all() else entries
+        start = stop
+
+
+def _walk_similarities(
+    sim: sp.csr_matrix, yx: sp.csr_matrix, x: np.ndarray, y: np.ndarray, subset: np.ndarray
+) -> Iterator[Entries]:
+    """Entries of the pairs ``subset`` from the stored rows ``sim[x]``, sorted by y.
+
+    The rated rows of a chunk's distinct y are scattered into a dense lookup of positions in
+    ``yx`` (-1 = not rated), which is reset after the chunk: the cost is the entries walked
+    plus the chunk's ratings, never the chunk's rows times all x'.
+    """
+    n_x = yx.shape[1]
+    order = subset[np.argsort(y[subset], kind="stable")]
+    ys = y[order]
+    cum = np.cumsum(np.diff(sim.indptr)[x[order]].astype(np.int64))
+    firsts = np.flatnonzero(np.diff(ys, prepend=-1) != 0)  # where each distinct y begins
+    max_rows = max(1, LOOKUP_BUDGET // max(n_x, 1))
+    lookup = np.full(max_rows * n_x, -1, dtype=np.int64)
+    in_order = sim.has_sorted_indices
+    start = 0
+    while start < len(order):
+        stop = _chunk_stop(cum, firsts, start, max_rows)
+        pairs = order[start:stop]
+        rows, y_local = np.unique(ys[start:stop], return_inverse=True)
+        rated, row = ragged_positions(yx.indptr, rows)
+        slots = row * n_x + yx.indices[rated]
+        lookup[slots] = rated
+        pos, seg = ragged_positions(sim.indptr, x[pairs])
+        cols = sim.indices[pos]
+        hit = lookup[y_local[seg] * n_x + cols]
+        lookup[slots] = -1
+        sims = sim.data[pos]
+        keep = (hit >= 0) & (sims > 0)
+        seg, cols, hit, sims = seg[keep], cols[keep], hit[keep], sims[keep]
+        if not in_order:  # entries must run by ascending x' within a pair (ties)
+            by_col = np.lexsort((cols, seg))
+            seg, cols, hit, sims = seg[by_col], cols[by_col], hit[by_col], sims[by_col]
+        yield Entries(pairs, seg, cols, yx.data[hit], sims)
         start = stop
 
 

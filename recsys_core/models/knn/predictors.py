@@ -21,7 +21,9 @@ similarities are in :mod:`recsys_core.models.knn.similarities`.
 
 from __future__ import annotations
 
+import copy
 from abc import abstractmethod
+from typing import Self
 
 import numpy as np
 import polars as pl
@@ -48,19 +50,9 @@ class KNNBase(Recommender):
     # -- fitting --------------------------------------------------------------------------------
     def _fit(self, data: RatingData, ratings: pl.DataFrame) -> None:
         p, opts = self.params, self.params.sim_options
-        m = data.user_items
-        self.mu_ = data.global_mean
-        x = _sorted(m if opts.user_based else m.T.tocsr())
+        x, residuals = self._fit_statistics(data)
         if p.max_neighbors is None:
             _check_all_pairs_fit(x)
-        self.bu_ = self.bi_ = np.empty(0)
-        residuals = None
-        if self.uses_baselines or opts.name == "pearson_baseline":
-            self.bu_, self.bi_ = compute_baselines(m, self.mu_, p.bsl_options)
-            b_x, b_y = self._switch(self.bu_, self.bi_)
-            rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
-            residuals = x.data - ((self.mu_ + b_y[x.indices]) + b_x[rows])
-        self.means_ = _row_means(x)
         fitted = similarity_matrix(
             x,
             opts,
@@ -73,6 +65,48 @@ class KNNBase(Recommender):
         )
         self.sim_, self.rank_ = fitted.sim, fitted.rank
         self.cache_: dict[str, sp.csr_matrix] = {}  # derived matrices, rebuilt on demand
+
+    def _fit_statistics(self, data: RatingData) -> tuple[sp.csr_matrix, np.ndarray | None]:
+        """Set ``mu_``, ``bu_``, ``bi_`` and ``means_`` from ``data``; return the rows x
+        (sorted CSR) and, for ``pearson_baseline``, their baseline residuals."""
+        opts = self.params.sim_options
+        m = data.user_items
+        self.mu_ = data.global_mean
+        x = _sorted(m if opts.user_based else m.T.tocsr())
+        self.bu_ = self.bi_ = np.empty(0)
+        residuals = None
+        if self.uses_baselines or opts.name == "pearson_baseline":
+            self.bu_, self.bi_ = compute_baselines(m, self.mu_, self.params.bsl_options)
+            b_x, b_y = self._switch(self.bu_, self.bi_)
+            rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
+            residuals = x.data - ((self.mu_ + b_y[x.indices]) + b_x[rows])
+        self.means_ = _row_means(x)
+        return x, residuals
+
+    def with_ratings(
+        self, ratings: pl.DataFrame, *, rating_scale: tuple[float, float] | None = None
+    ) -> Self:
+        """A new model that keeps this one's similarities but is otherwise fitted on ``ratings``.
+
+        ``mu``, the means, the baselines and the neighbours' ratings all come from ``ratings``
+        (as ``fit`` would set them); ``sim`` and the ranking neighbourhoods are this model's,
+        re-indexed by raw id (an x this model never saw has no neighbours but itself, an x
+        absent from ``ratings`` is dropped). Costs a fraction of ``fit``, which is dominated by
+        the similarities: this is how a model fitted on part of the ratings (e.g. for
+        validation) is brought up to all of them cheaply.
+        """
+        old = self.data
+        data = RatingData.from_frame(ratings, rating_scale)
+        new = copy.copy(self)
+        new._data = None
+        new._fit_statistics(data)
+        ids_old, ids_new = self._switch((old.users, data.users), (old.items, data.items))[0]
+        to_new = ids_new.index_of(ids_old.ids)
+        new.sim_ = _reindexed(self.sim_, to_new, len(ids_new), diagonal=True)
+        new.rank_ = _reindexed(self.rank_, to_new, len(ids_new), diagonal=False)
+        new.cache_ = {}
+        new._data = data
+        return new
 
     def _switch(self, u_stuff, i_stuff):
         """``(x_stuff, y_stuff)``: users first when user-based, items first otherwise."""
@@ -234,6 +268,22 @@ def _check_all_pairs_fit(x: sp.csr_matrix) -> None:
         "max_neighbors=None (keep every similarity)",
         f"set max_neighbors (e.g. 100) for {n:,} rows",
     )
+
+
+def _reindexed(m: sp.csr_matrix, to_new: np.ndarray, n: int, diagonal: bool) -> sp.csr_matrix:
+    """``m`` (sorted CSR) with row and column ``j`` moved to ``to_new[j]`` (-1: dropped), as
+    an n x n CSR with sorted indices; ``diagonal``: every row gets ``m[x, x] = 1``."""
+    coo = m.tocoo()
+    rows, cols = to_new[coo.row], to_new[coo.col]
+    keep = (rows >= 0) & (cols >= 0) & (rows != cols)
+    rows, cols, vals = rows[keep], cols[keep], coo.data[keep]
+    if diagonal:
+        rows = np.concatenate((rows, np.arange(n)))
+        cols = np.concatenate((cols, np.arange(n)))
+        vals = np.concatenate((vals, np.ones(n)))
+    out = sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
+    out.sort_indices()
+    return out
 
 
 def _sorted(m: sp.csr_matrix) -> sp.csr_matrix:
