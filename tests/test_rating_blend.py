@@ -1,10 +1,17 @@
-"""RatingBlend: contract, and stacking is no worse than its best component on held-out data."""
+"""RatingBlend: contract, stacking is no worse than its best component on held-out data, refit
+semantics (``keep_similarities``), and the ML-100k RMSE floor of the defaults."""
 
+import numpy as np
+import pytest
+
+from benchmarks.datasets import load
 from recsys_core.data.split import random_split
 from recsys_core.data.synthetic import generate_ratings
+from recsys_core.errors import ConfigError
 from recsys_core.evaluation.metrics import rmse
 from recsys_core.hybrid.model import build
 from recsys_core.hybrid.rating_blend import RatingBlend
+from tests.conftest import ML100K
 from tests.contract import ModelContract
 
 SMALL = {
@@ -26,3 +33,54 @@ def test_stacking_beats_or_matches_the_best_component():
     blend = RatingBlend(components=SMALL).fit(split.train)
     single = [rmse(truth, build(s).fit(split.train).predict(split.test)) for s in SMALL.values()]
     assert rmse(truth, blend.predict(split.test)) <= min(single) + 1e-3
+
+
+def test_refit_components_equal_standalone_fits_on_all_ratings():
+    data = generate_ratings(120, 80, 4_000, seed=5)
+    blend = RatingBlend().fit(data)  # the default components
+    pairs = data.sample(500, seed=1).select("user_id", "item_id")
+    for name, model in blend.components_.items():
+        alone = build(blend.params.components[name]).fit(data)
+        np.testing.assert_array_equal(model.predict(pairs), alone.predict(pairs), err_msg=name)
+
+
+def test_keep_similarities_refits_all_but_the_similarities():
+    data = generate_ratings(120, 80, 4_000, seed=6)
+    comps = {**SMALL, "means": {"model": "KNNWithMeans", "params": {"max_neighbors": 5}}}
+    kept = RatingBlend(components=comps, keep_similarities=["means"]).fit(data)
+    fresh = RatingBlend(components=comps).fit(data)
+    np.testing.assert_array_equal(kept.coef_, fresh.coef_)  # same validation fits
+    split = random_split(data, 0.2, random_state=0)
+    inner = build(comps["means"]).fit(split.train)
+    want = inner.with_ratings(data)
+    got = kept.components_["means"]
+    assert got.data.user_items.nnz == data.height
+    np.testing.assert_array_equal(got.sim_.toarray(), want.sim_.toarray())
+    assert (got.sim_ != fresh.components_["means"].sim_).nnz > 0
+    pairs = data.select("user_id", "item_id")
+    np.testing.assert_array_equal(kept.predict(pairs[:300]), kept.predict(pairs)[:300])
+    # the other components are refitted as usual
+    np.testing.assert_array_equal(
+        kept.components_["svd"].predict(pairs), fresh.components_["svd"].predict(pairs)
+    )
+
+
+@pytest.mark.parametrize("bad", [["svd"], ["nope"], "means"])
+def test_keep_similarities_names_knn_components(bad):
+    comps = {**SMALL, "means": {"model": "KNNWithMeans", "params": {}}}
+    with pytest.raises(ConfigError, match="keep_similarities"):
+        RatingBlend(components=comps, keep_similarities=bad)
+
+
+def test_a_dropped_component_may_stay_in_keep_similarities():
+    comps = {**SMALL, "means": None}
+    params = RatingBlend(components=comps, keep_similarities=["means", "knn"]).params
+    assert params.keep_similarities == ("knn",)
+
+
+def test_ml100k_rmse_floor():
+    if not ML100K.exists():
+        pytest.skip("ml-100k not available")
+    split = random_split(load("ml-100k"), 0.2, random_state=42)
+    blend = RatingBlend().fit(split.train)
+    assert rmse(split.test["rating"].to_numpy(), blend.predict(split.test)) <= 0.899

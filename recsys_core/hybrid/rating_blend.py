@@ -8,7 +8,8 @@ log(1 + n_i))`` (training counts of the user and item) and component estimates `
 so each component's weight can depend on how much is known about the user and the item. The
 coefficients (components in name order) are a ridge fit (``ridge``) on a validation split
 of the training ratings, with the components fitted on the rest; the components are then
-refitted on all training ratings.
+refitted on all training ratings (KNN components listed in ``keep_similarities`` only refit
+what is cheap, keeping the similarities of the validation fit).
 """
 
 from __future__ import annotations
@@ -25,26 +26,71 @@ from recsys_core.data.split import random_split
 from recsys_core.hybrid.model import build, components_state, restore_components, seen_mask
 from recsys_core.hybrid.scoring import blend, zscore_rows
 from recsys_core.models.base import Recommender, registered
+from recsys_core.models.knn import KNNBase
 from recsys_core.params import require
 
 DEFAULT_RATING_COMPONENTS = {
-    "svd": {"model": "SVD", "params": {"n_factors": 100, "reg_all": 0.1}},
-    "knn_items": {"model": "KNNBaseline", "params": {"sim_options": {"name": "pearson_baseline"}}},
+    "svd": {"model": "SVD", "params": {"n_factors": 20}},
+    "knn_items": {
+        "model": "KNNBaseline",
+        "params": {"sim_options": {"name": "pearson_baseline"}, "max_neighbors": 40},
+    },
     "knn_users": {
         "model": "KNNBaseline",
-        "params": {"sim_options": {"name": "pearson_baseline", "user_based": True}},
+        "params": {"sim_options": {"name": "msd", "user_based": True}, "max_neighbors": 100},
     },
-    "knn_means": {"model": "KNNWithMeans", "params": {"sim_options": {"name": "msd"}}},
+    "knn_means": {
+        "model": "KNNWithMeans",
+        "params": {"sim_options": {"name": "msd"}, "max_neighbors": 40},
+    },
     "baseline": {"model": "BaselineOnly", "params": {}},
 }
-"""Chosen on ML-100k (``random_split(0.2, random_state=42)``, test RMSE): SVD() + item and user
-KNNBaseline 0.9044; with SVD(n_factors=100, reg_all=0.1), KNNWithMeans(msd) and BaselineOnly
-added 0.8995. Single models: SVD() 0.914, KNNBaseline 0.916, KNNWithMeans 0.935."""
+"""Chosen on ML-100k (``random_split(0.2, random_state=42)``, test RMSE of the blend with inner
+splits ``random_state`` 0, 1, 2) and on the cost of fit + predict of a synthetic ML-1M-sized set
+(800k training ratings, 200k test pairs; 2 cores, measured under load, so compare ratios):
+
+    components                                                   ML-100k RMSE       1M cost
+    SVD(100, reg 0.1); item, user KNNBaseline(pearson_baseline);
+      KNNWithMeans(msd); BaselineOnly  (the previous default)    0.8995 .8999 -     1.00
+    the same, every KNN with max_neighbors=40                    0.8983 -     -
+    ... and SVD(n_factors=30, reg_all=0.1)                       0.8993 .8995 -
+    ... and SVD(n_factors=20) (reg_all 0.12, SVD's default)      0.8980 .8981 -
+    ... and user KNNBaseline(msd, max_neighbors=100)  (default)  0.8977 .8975 .8973   0.24
+    default, item KNNBaseline max_neighbors=100                  0.8970 .8968 .8966
+    default, user KNNBaseline max_neighbors 60 / 200             0.8978 mean / 0.8981 mean
+    default, SVD n_factors 10 / 30                               0.8987 mean / 0.8977 mean
+    default without knn_users                                    0.9001 .8999 .8997
+    default without knn_means / baseline (SVD 30, reg 0.1)       0.9006 / 0.9030
+    user KNNBaseline(pearson_baseline, max_neighbors=40)         0.8980 .8981 .8977   (+3 s)
+
+Pruning (``max_neighbors``, by support-shrunk similarity) makes each KNN component slightly
+worse alone (item KNNBaseline 0.916 -> 0.933 with 40) but the blend better (the components
+err less alike), and it makes predictions cheap: a pair walks at most ``max_neighbors + 1``
+stored similarities instead of all the user's ratings
+(:func:`recsys_core.models.knn.neighbors.pair_chunks`). SVD with 100 factors cost 10x the time
+of 20 for no gain in the blend. Single models (default split): SVD(n_factors=20) 0.915,
+item KNNBaseline 0.933, user KNNBaseline(msd) 0.933, KNNWithMeans 0.936, BaselineOnly 0.945.
+Fitting the components on all training ratings after the validation fit (``refit``) is needed:
+predicting with the validation fits instead gives 0.904 to 0.912 (validation fraction 0.05 to
+0.2); re-using the validation fits' similarities in the refit gives 0.8999 to 0.9004."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class RatingBlendParams:
-    """Hyperparameters of :class:`RatingBlend` (see the module docstring)."""
+    """Hyperparameters of :class:`RatingBlend` (see the module docstring).
+
+    Attributes:
+        components: name -> ``{"model": class name, "params": {...}}`` of a rating model; a
+            name set to None is dropped (how a settings layer removes a default component).
+        ridge: ridge penalty of the stacking coefficients.
+        validation_fraction, random_state: the split of the training ratings on which the
+            coefficients are fitted.
+        keep_similarities: names of KNN components that keep the similarities of their
+            validation fit when refitted on all training ratings (:meth:`KNNBase.with_ratings`:
+            only means, baselines and neighbour ratings are recomputed), instead of being
+            fitted anew. Cheaper, slightly worse (see the module docstring). Names of dropped
+            components are allowed and ignored.
+    """
 
     components: Mapping[str, Mapping[str, Any]] = field(
         default_factory=lambda: {k: dict(v) for k, v in DEFAULT_RATING_COMPONENTS.items()}
@@ -52,15 +98,24 @@ class RatingBlendParams:
     ridge: float = 1.0
     validation_fraction: float = 0.2
     random_state: int = 0
+    keep_similarities: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # a component set to None (null in YAML) is removed: how a settings layer drops one
+        named = set(self.components)
         kept = {k: v for k, v in self.components.items() if v is not None}
         object.__setattr__(self, "components", kept)
         require(len(self.components) >= 1, "components", self.components, "at least one")
         for name, spec in self.components.items():
             require("model" in spec, f"components.{name}.model", spec, "a model class name")
             registered(spec["model"])
+        keep = self.keep_similarities
+        ok = isinstance(keep, list | tuple) and all(
+            name in named and (name not in kept or _is_knn(kept[name])) for name in keep
+        )
+        require(ok, "keep_similarities", keep, "a list of names of KNN components")
+        # a dropped (null) component may stay listed; it is left out of the stored value
+        object.__setattr__(self, "keep_similarities", tuple(n for n in keep if n in kept))
         require(self.ridge >= 0, "ridge", self.ridge, ">= 0")
         require(
             0 < self.validation_fraction < 1,
@@ -68,6 +123,10 @@ class RatingBlendParams:
             self.validation_fraction,
             "in (0, 1)",
         )
+
+
+def _is_knn(spec: Mapping[str, Any]) -> bool:
+    return issubclass(registered(spec["model"]), KNNBase)
 
 
 class RatingBlend(Recommender):
@@ -86,8 +145,15 @@ class RatingBlend(Recommender):
         gram = features.T @ features + p.ridge * np.eye(features.shape[1])
         self.coef_ = np.linalg.solve(gram, features.T @ target)
         self.components_ = {
-            name: build(p.components[name]).fit(ratings) for name in sorted(p.components)
+            name: self._refit(name, model, ratings) for name, model in inner.items()
         }
+
+    def _refit(self, name: str, inner: Recommender, ratings: pl.DataFrame) -> Recommender:
+        """The component fitted on all ``ratings`` (for those in ``keep_similarities``: with
+        the validation fit's similarities, see :meth:`KNNBase.with_ratings`)."""
+        if name in self.params.keep_similarities:
+            return inner.with_ratings(ratings)
+        return build(self.params.components[name]).fit(ratings)
 
     def _features(self, data: RatingData, models: Mapping[str, Recommender], pairs) -> np.ndarray:
         u, i = data.index_pairs(pairs)
