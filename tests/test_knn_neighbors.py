@@ -11,7 +11,7 @@ import pytest
 import scipy.sparse as sp
 
 from recsys_core.models.knn import KNNBaseline, KNNBasic, KNNWithMeans, neighbors, predictors
-from recsys_core.models.knn.neighbors import pair_chunks
+from recsys_core.models.knn.neighbors import neighborhood_sums, pair_chunks, top_k_mask
 from tests.conftest import random_ratings
 
 ROUTES = ("auto", "ratings", "similarities")
@@ -159,3 +159,21 @@ def test_with_ratings_on_the_same_ratings_changes_nothing():
     np.testing.assert_array_equal(moved.predict(pairs), model.predict(pairs))
     np.testing.assert_array_equal(moved.sim_.toarray(), model.sim_.toarray())
     assert moved.recommend(5).equals(model.recommend(5))
+
+
+@pytest.mark.parametrize("k", [1, 3, 8])
+def test_neighborhood_sums_equal_a_brute_force(k):
+    rng = np.random.default_rng(k)
+    counts = rng.integers(0, 15, 300)
+    seg = np.repeat(np.arange(len(counts)), counts)
+    sims = rng.choice([0.2, 0.5, 0.5, 0.7, 1.0], len(seg)) * rng.choice([1.0, 0.9], len(seg))
+    dev = rng.normal(size=len(seg))
+    sum_sim, sum_dev, used = neighborhood_sums(seg, sims, dev, len(counts), k)
+    for s in range(len(counts)):
+        pos = np.flatnonzero(seg == s)
+        top = pos[np.lexsort((pos, -sims[pos]))][:k]  # largest first, ties: earlier entry
+        assert used[s] == len(top)
+        np.testing.assert_allclose(sum_sim[s], sims[top].sum(), rtol=1e-12)
+        np.testing.assert_allclose(sum_dev[s], (sims[top] * dev[top]).sum(), rtol=1e-12)
+        mask = top_k_mask(seg, sims, len(counts), k)
+        np.testing.assert_array_equal(np.flatnonzero(mask & (seg == s)), np.sort(top))

@@ -206,19 +206,37 @@ def top_k_mask(seg: np.ndarray, sims: np.ndarray, n_seg: int, k: int) -> np.ndar
 def neighborhood_sums(
     seg: np.ndarray, sims: np.ndarray, dev: np.ndarray, n_seg: int, k: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per segment, over its top-k entries by ``sims`` (all positive; ties: earlier entry):
-    ``sum sims``, ``sum sims * dev`` and the number of entries used."""
+    """Per segment (contiguous, in ascending order), over its top-k entries by ``sims`` (all
+    positive; ties: earlier entry): ``sum sims``, ``sum sims * dev`` and the number of entries
+    used. Sums run over the kept entries in order."""
     counts = np.bincount(seg, minlength=n_seg)
-    short = counts[seg] <= k
-    sum_sim = np.bincount(seg, weights=np.where(short, sims, 0.0), minlength=n_seg)
-    sum_dev = np.bincount(seg, weights=np.where(short, sims * dev, 0.0), minlength=n_seg)
-    for group, pos, row, col, padded in _long_segments(counts, k, sims):
-        dev_padded = np.zeros_like(padded)
-        dev_padded[row, col] = dev[pos]
-        kept = np.where(_select(padded, k), padded, 0.0)
-        sum_sim[group] = kept.sum(axis=1)
-        sum_dev[group] = (kept * dev_padded).sum(axis=1)
+    weights = sims
+    if len(counts) and counts.max() > k:
+        weights = np.where(_top_k_flat(seg, sims, counts, k), sims, 0.0)
+    sum_sim = np.bincount(seg, weights=weights, minlength=n_seg)
+    sum_dev = np.bincount(seg, weights=weights * dev, minlength=n_seg)
     return sum_sim, sum_dev, np.minimum(counts, k)
+
+
+def _top_k_flat(seg: np.ndarray, sims: np.ndarray, counts: np.ndarray, k: int) -> np.ndarray:
+    """:func:`top_k_mask` for ascending ``seg``: the k-th largest value of each long segment
+    from a padded partition, then the choice made on the flat entries (no padded masks)."""
+    mask = counts[seg] <= k
+    kth = np.full(len(counts), -np.inf)
+    for group, _, _, _, padded in _long_segments(counts, k, sims):
+        width = padded.shape[1]
+        kth[group] = np.partition(padded, width - k, axis=1)[:, width - k]
+    long = np.flatnonzero(~mask)
+    s, v = seg[long], sims[long]
+    above = v > kth[s]
+    tie = v == kth[s]
+    need = k - np.bincount(s, weights=above, minlength=len(counts))
+    cum = np.cumsum(tie)
+    firsts = np.flatnonzero(np.diff(s, prepend=-1))
+    lengths = np.diff(np.append(firsts, len(s)))
+    tie_rank = cum - np.repeat(cum[firsts] - tie[firsts], lengths)  # 1-based among ties
+    mask[long] = above | (tie & (tie_rank <= need[s]))
+    return mask
 
 
 def _long_segments(
