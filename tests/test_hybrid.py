@@ -7,7 +7,7 @@ import pytest
 from recsys_core import ConfigError
 from recsys_core.hybrid.model import Hybrid
 from recsys_core.hybrid.ranker import FALLBACK, rank_block
-from recsys_core.hybrid.scoring import blend, zscore_rows
+from recsys_core.hybrid.scoring import blend, blend_into, zscore_rows, zscore_scored
 from recsys_core.hybrid.tuning import validation_split
 from tests.conftest import random_ratings
 from tests.contract import ModelContract
@@ -129,6 +129,19 @@ def test_zscore_rows_is_the_nan_function_formula_bit_for_bit():
         std = np.nanstd(z, axis=1, keepdims=True)
         want = (z - np.nanmean(z, axis=1, keepdims=True)) / np.where(std > 0, std, 1.0)
     np.testing.assert_array_equal(zscore_rows(scores, seen), want)
+
+
+@pytest.mark.parametrize("weights", [[1.0, 1.0, 1.0], [0.5, 0.0, 2.0], [0.0, 0.0, 0.0]])
+def test_streamed_blend_of_zeroed_scores_equals_blend(weights):
+    rng = np.random.default_rng(4)
+    raw = [rng.standard_normal((8, 300)) for _ in weights]
+    for s in raw:
+        s[rng.random(s.shape) < 0.3] = np.nan
+    raw[1][2] = np.nan  # a row one component cannot score at all
+    seen = rng.random((8, 300)) < 0.3
+    want, _ = blend([zscore_rows(s, seen) for s in raw], weights)
+    got = blend_into((zscore_scored(s, seen) for s in raw), weights, seen.shape)
+    np.testing.assert_array_equal(got, want)
 
 
 def oracle_lists(blended, source_of, fallback, seen, cold_users, cold_items, n, slots):

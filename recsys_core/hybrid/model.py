@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from recsys_core.data.ids import RatingData
 from recsys_core.hybrid.ranker import FALLBACK, BlockLists, rank_block
-from recsys_core.hybrid.scoring import blend_into, zscore_rows
+from recsys_core.hybrid.scoring import blend_into, zscore_scored
 from recsys_core.models.base import Recommender, registered
 from recsys_core.params import require
 from recsys_core.ranking.topn import SCORE_BUDGET, TopN, auto_block_size, user_blocks
@@ -192,7 +192,7 @@ class Hybrid(Recommender):
         """Blended z-scores of a block, one component's scores in memory at a time."""
         weights = [chosen["weights"][name] for name in self.components_]
         zs = (
-            zscore_rows(c.score_users(users), seen) if w > 0 else None
+            zscore_scored(c.score_users(users), seen) if w > 0 else None
             for c, w in zip(self.components_.values(), weights, strict=True)
         )
         return blend_into(zs, weights, seen.shape, on_scored)

@@ -23,21 +23,27 @@ def zscore_rows(scores: np.ndarray, seen: np.ndarray) -> np.ndarray:
     The same arithmetic as ``(z - nanmean(z)) / nanstd(z)`` (so the same bits), with one new
     array of the block's size and in-place steps instead of NumPy's nan-function copies.
     """
+    z, scored = zscore_scored(scores, seen)
+    np.copyto(z, np.nan, where=~scored)
+    return z
+
+
+def zscore_scored(scores: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`zscore_rows` as (z-scores with 0 where not scored, mask of the scored entries):
+    what :func:`blend_into` takes without another pass to find the NaN."""
     scores = np.asarray(scores)
     bad = np.isfinite(scores)
     np.logical_not(bad, out=bad)
     bad |= seen
     z = np.where(bad, 0.0, scores)
-    if z.size == 0:
-        return z
-    count = (bad.shape[1] - np.count_nonzero(bad, axis=1))[:, None]
-    with np.errstate(invalid="ignore", divide="ignore"):  # rows with nothing scored stay NaN
-        z -= np.sum(z, axis=1, keepdims=True) / count
-        np.copyto(z, 0.0, where=bad)
-        std = np.sqrt(_row_sum_of_squares(z) / count)
-        z /= np.where(std > 0, std, 1.0)
-    np.copyto(z, np.nan, where=bad)
-    return z
+    if z.size:
+        count = (bad.shape[1] - np.count_nonzero(bad, axis=1))[:, None]
+        with np.errstate(invalid="ignore", divide="ignore"):  # rows with nothing scored
+            z -= np.sum(z, axis=1, keepdims=True) / count
+            np.copyto(z, 0.0, where=bad)
+            std = np.sqrt(_row_sum_of_squares(z) / count)
+            z /= np.where(std > 0, std, 1.0)
+    return z, np.logical_not(bad, out=bad)
 
 
 def _row_sum_of_squares(z: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
@@ -61,26 +67,29 @@ def blend(z: list[np.ndarray], weights: list[float]) -> tuple[np.ndarray, np.nda
 
 
 def blend_into(
-    z: Iterable[np.ndarray | None],
+    z: Iterable[np.ndarray | tuple[np.ndarray, np.ndarray] | None],
     weights: Sequence[float],
     shape: tuple[int, ...],
     on_scored: Callable[[int, np.ndarray], object] | None = None,
 ) -> np.ndarray:
     """The blended scores of :func:`blend`, accumulated in place one component at a time.
 
-    ``z`` may be a generator (so only one component's z-scores exist at a time); components of
-    weight 0 are skipped and may be None. ``on_scored(c, ok)`` gets each weighted component's
-    mask of scored entries (a buffer reused for the next component: copy what must be kept).
+    Each component is its z-scores (NaN = not scored) or the pair :func:`zscore_scored`
+    returns; ``z`` may be a generator (so only one component's z-scores exist at a time);
+    components of weight 0 are skipped and may be None. ``on_scored(c, ok)`` gets each weighted
+    component's mask of scored entries (it may be reused: copy what must be kept).
     """
-    num = den = ok = term = None
+    num = den = term = None
     for c, (zc, w) in enumerate(zip(z, weights, strict=True)):
         if not w > 0 or zc is None:
             continue
+        zeroed = isinstance(zc, tuple)  # 0 where not scored: add without a mask
+        zc, ok = zc if zeroed else (zc, np.isfinite(zc))
         if num is None:
             num = np.zeros(shape, dtype=np.result_type(zc, np.float32))
-            den, term, ok = np.zeros_like(num), np.empty_like(num), np.empty(shape, dtype=bool)
-        np.isfinite(zc, out=ok)
-        np.add(num, np.multiply(zc, w, out=term), out=num, where=ok)
+            den, term = np.zeros_like(num), np.empty_like(num)
+        part = zc if w == 1 else np.multiply(zc, w, out=term)  # w * z is z when w is 1
+        np.add(num, part, out=num, where=True if zeroed else ok)
         np.add(den, w, out=den, where=ok)
         if on_scored is not None:
             on_scored(c, ok)
