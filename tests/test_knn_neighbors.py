@@ -66,7 +66,9 @@ def gathered(chunks, n_pairs):
 @pytest.mark.parametrize("sorted_sim", [True, False])
 @pytest.mark.parametrize("route", ROUTES)
 @pytest.mark.parametrize("budgets", [None, (7, 5, 40)])
-def test_every_walk_gathers_the_brute_force_entries(monkeypatch, sorted_sim, route, budgets):
+@pytest.mark.parametrize("slack", [0.0, np.inf])  # ragged rows, padded rows
+def test_every_walk_gathers_the_brute_force_entries(monkeypatch, sorted_sim, route, budgets, slack):
+    monkeypatch.setattr(neighbors, "_padded_rows", partial(neighbors._padded_rows, slack=slack))
     if budgets:  # tiny chunks: many chunks, one row at a time
         for name, value in zip(
             ("DENSE_BUDGET", "LOOKUP_BUDGET", "ENTRY_BUDGET"), budgets, strict=True

@@ -140,6 +140,7 @@ def _walk_similarities(
     max_rows = max(1, LOOKUP_BUDGET // max(n_x, 1))
     lookup = np.full(max_rows * n_x, -1, dtype=np.int64)
     in_order = sim.has_sorted_indices
+    padded = _padded_rows(sim)
     start = 0
     while start < len(order):
         stop = _chunk_stop(cum, firsts, start, max_rows)
@@ -148,18 +149,41 @@ def _walk_similarities(
         rated, row = ragged_positions(yx.indptr, rows)
         slots = row * n_x + yx.indices[rated]
         lookup[slots] = rated
-        pos, seg = ragged_positions(sim.indptr, x[pairs])
-        cols = sim.indices[pos]
-        hit = lookup[y_local[seg] * n_x + cols]
+        if padded is None:
+            pos, seg = ragged_positions(sim.indptr, x[pairs])
+            cols = sim.indices[pos].astype(np.int64)
+            hit = lookup[y_local[seg] * n_x + cols]
+            keep = hit >= 0
+            seg, cols, hit, pos = seg[keep], cols[keep], hit[keep], pos[keep]
+        else:  # whole rows at once; the padding (position -1) looks up a column, then is dropped
+            cols = padded[x[pairs]]
+            hit = lookup[y_local[:, None] * n_x + sim.indices[cols]]
+            keep = (hit >= 0) & (cols >= 0)
+            seg, where = np.nonzero(keep)
+            pos, hit = cols[seg, where], hit[seg, where]
+            cols = sim.indices[pos]
         lookup[slots] = -1
         sims = sim.data[pos]
-        keep = (hit >= 0) & (sims > 0)
+        keep = sims > 0
         seg, cols, hit, sims = seg[keep], cols[keep], hit[keep], sims[keep]
         if not in_order:  # entries must run by ascending x' within a pair (ties)
             by_col = np.lexsort((cols, seg))
             seg, cols, hit, sims = seg[by_col], cols[by_col], hit[by_col], sims[by_col]
         yield Entries(pairs, seg, cols, yx.data[hit], sims)
         start = stop
+
+
+def _padded_rows(sim: sp.csr_matrix, slack: float = 2.0) -> np.ndarray | None:
+    """Positions of each row's stored entries (in ``sim.indices``), padded with -1 to the
+    longest row, when that holds at most ``slack`` times the entries (a pruned ``sim``)."""
+    lengths = np.diff(sim.indptr)
+    width = int(lengths.max()) if len(lengths) else 0
+    if width == 0 or len(lengths) * width > slack * sim.nnz:
+        return None
+    out = np.full((len(lengths), width), -1, dtype=np.int64)
+    rows = np.repeat(np.arange(len(lengths)), lengths)
+    out[rows, np.arange(sim.nnz) - sim.indptr[rows]] = np.arange(sim.nnz)
+    return out
 
 
 def _chunk_stop(cum: np.ndarray, firsts: np.ndarray, start: int, max_rows: int) -> int:
