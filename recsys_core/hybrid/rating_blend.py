@@ -14,7 +14,7 @@ what is cheap, keeping the similarities of the validation fit).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,7 +98,7 @@ class RatingBlendParams:
     ridge: float = 1.0
     validation_fraction: float = 0.2
     random_state: int = 0
-    keep_similarities: tuple[str, ...] = ()
+    keep_similarities: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         # a component set to None (null in YAML) is removed: how a settings layer drops one
