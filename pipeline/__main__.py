@@ -13,10 +13,25 @@ import sys
 import dagster as dg
 import polars as pl
 
-from pipeline.definitions import defs
+from pipeline.config import LOAD_TIME
+from pipeline.definitions import defs, nightly
 from pipeline.resources import DataRoot
 from recsys_core.publish import history
 from recsys_core.report.html import table_at_k
+
+
+def _execute(instance: dg.DagsterInstance | None):
+    """The nightly job with the configured executor: in this process, or (multiprocess, k8s)
+    through a reconstructable job, which needs a persistent instance (DAGSTER_HOME)."""
+    if LOAD_TIME.execution.executor == "in_process":
+        job = defs.resolve_job_def("nightly")
+        return job.execute_in_process(instance=instance, raise_on_error=False)
+    if instance is None:
+        raise SystemExit(
+            f"execution.executor {LOAD_TIME.execution.executor!r} needs DAGSTER_HOME set to a "
+            "folder (step processes share the run's storage); `make run` sets it"
+        )
+    return dg.execute_job(dg.reconstructable(nightly), instance=instance, raise_on_error=False)
 
 
 def run() -> int:
@@ -29,8 +44,7 @@ def run() -> int:
         except BlockingIOError:
             print(f"another run is writing to {root.base}: not starting", file=sys.stderr)
             return 3
-        job = defs.resolve_job_def("nightly")
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        result = _execute(instance)
     if not result.success:
         print(
             f"run {result.run_id} FAILED; the published table was left as it was", file=sys.stderr

@@ -7,11 +7,11 @@ timezone, sensor interval and settle time come from the ``automation`` settings 
 
 import dagster as dg
 
-from pipeline.config import RecsysSettings
+from pipeline.config import LOAD_TIME
 from pipeline.resources import DataRoot
 from recsys_core.data import watch
 
-AUTOMATION = RecsysSettings().effective().automation
+AUTOMATION = LOAD_TIME.automation
 
 TUNING = dg.AssetSelection.assets("model_tuning")
 

@@ -67,3 +67,9 @@ TUNED_FILE = "best_params.json"
 def run_settings(settings: RecsysSettings, data_root: Any) -> Settings:
     """What the assets use: :meth:`RecsysSettings.effective` with the tuning job's output."""
     return settings.effective(tuned=data_root.model(TUNED_FILE))
+
+
+LOAD_TIME = RecsysSettings().effective()
+"""The settings as the code location loads (defaults < project file). The ``automation`` and
+``execution`` sections shape the definitions themselves (schedule, executor, top-N buckets), so
+they are read here, once; a run's overrides apply to every other section."""

@@ -36,11 +36,11 @@ class DataRoot(dg.ConfigurableResource):
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
-    def warehouse(self, name: str) -> Path:
-        return self.path("warehouse", name)
+    def warehouse(self, *parts: str) -> Path:
+        return self.path("warehouse", *parts)
 
-    def model(self, name: str) -> Path:
-        return self.path("models", name)
+    def model(self, *parts: str) -> Path:
+        return self.path("models", *parts)
 
     def published(self, *parts: str) -> Path:
         """A path under ``published/`` (the folder itself without ``parts``)."""

@@ -102,6 +102,32 @@ class AutomationSettings:
         require(self.settle_seconds >= 0, "settle_seconds", self.settle_seconds, ">= 0")
 
 
+EXECUTORS = ("in_process", "multiprocess", "k8s")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutionSettings:
+    """How a run's steps execute (read when the code location loads, like ``automation``).
+
+    ``executor``: ``in_process`` runs every step in the run's process (least overhead: the
+    right choice on one small machine); ``multiprocess`` runs independent steps (the models,
+    the per-model evaluations, the top-N buckets) in parallel child processes, at most
+    ``max_concurrent`` at once (0: one per CPU); ``k8s`` runs each step as a Kubernetes job
+    (needs the dagster-k8s package, a cluster and an object-store data root). ``buckets``: the
+    users are split by a stable hash of their id into this many buckets, each ranked in its own
+    step; the combined table is the same for any number of buckets.
+    """
+
+    executor: Literal["in_process", "multiprocess", "k8s"] = "in_process"
+    max_concurrent: int = 0
+    buckets: int = 1
+
+    def __post_init__(self) -> None:
+        require(self.executor in EXECUTORS, "executor", self.executor, f"one of {EXECUTORS}")
+        require(self.max_concurrent >= 0, "max_concurrent", self.max_concurrent, ">= 0")
+        require(1 <= self.buckets <= 256, "buckets", self.buckets, "in [1, 256]")
+
+
 @dataclass(frozen=True, kw_only=True)
 class ModelsSettings:
     """Hyperparameters of each model, keyed as the models' own keyword arguments."""
@@ -176,6 +202,7 @@ class Settings:
     publish: PublishSettings = field(default_factory=PublishSettings)
     tuning: TuningSettings = field(default_factory=TuningSettings)
     automation: AutomationSettings = field(default_factory=AutomationSettings)
+    execution: ExecutionSettings = field(default_factory=ExecutionSettings)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (JSON-ready) of every setting."""

@@ -17,7 +17,12 @@ ROOT = Path(__file__).resolve().parents[1]
 CONTENT = ["user_id", "rank", "item_id", "score", "source", "explanation"]
 
 
-def published_content(root: Path, threads: int, config: str) -> pl.DataFrame:
+def published_content(
+    root: Path, threads: int, config: str, dagster_home: Path | None = None
+) -> pl.DataFrame:
+    """Run ``python -m pipeline run`` on ``root`` with ``config`` as the project file; the
+    published lists. ``dagster_home``: a persistent instance (executors other than in-process
+    need one); none by default."""
     (root / "recsys.yaml").write_text(config)
     env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "RECSYS_FAILPOINT")}
     env |= {
@@ -25,6 +30,10 @@ def published_content(root: Path, threads: int, config: str) -> pl.DataFrame:
         "RECSYS_CONFIG": str(root / "recsys.yaml"),
         "OPENBLAS_NUM_THREADS": str(threads),
     }
+    if dagster_home is not None:
+        dagster_home.mkdir(parents=True, exist_ok=True)
+        (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        env["DAGSTER_HOME"] = str(dagster_home)
     out = subprocess.run(
         [sys.executable, "-m", "pipeline", "run"],
         cwd=ROOT,

@@ -78,6 +78,8 @@ def test_any_valid_values_allowed():
 
 
 def test_a_component_set_to_null_is_removed():
-    s = resolve([("recsys.yaml", {"models": {"rating_blend": {"components": {"knn_users": None}}}})])
+    s = resolve(
+        [("recsys.yaml", {"models": {"rating_blend": {"components": {"knn_users": None}}}})]
+    )
     assert "knn_users" not in s.models.rating_blend.components
     assert "svd" in s.models.rating_blend.components

@@ -1,6 +1,9 @@
 """Models layer: the production models, fitted on all validated ratings, and the hybrid's
 tuned settings."""
 
+import json
+from pathlib import Path
+
 import dagster as dg
 import polars as pl
 
@@ -13,7 +16,7 @@ from recsys_core.hybrid.tuning import tune
 from recsys_core.models.mf import SVD
 from recsys_core.params import as_dict
 from recsys_core.publish.files import write_json_atomic, write_parquet_atomic
-from recsys_core.settings import hybrid_params
+from recsys_core.settings import Settings, hybrid_params
 
 GROUP = "models"
 MODELS: dict[str, tuple[type[Recommender], str]] = {
@@ -26,8 +29,25 @@ MODELS: dict[str, tuple[type[Recommender], str]] = {
 }  # fmt: skip
 
 
-def model_path(data_root: DataRoot, name: str):
+HYBRID_PARTS = {"item_knn": "item_knn", "svd": "pure_svd", "popularity": "popularity"}
+"""The hybrid's components -> the fitted model each one is (popularity is also the fallback)."""
+HYBRID_FILE = "hybrid.json"
+
+
+def model_path(data_root: DataRoot, name: str) -> Path:
     return data_root.model(f"{name}.npz")
+
+
+def load_hybrid(data_root: DataRoot, settings: Settings, folder: str = "") -> Hybrid:
+    """The hybrid assembled from fitted models under ``models/<folder>`` and the settings
+    ``hybrid_tuning`` chose (models/hybrid.json); nothing is refitted."""
+    prefix = f"{folder}/" if folder else ""
+    fitted = {
+        part: Recommender.load(model_path(data_root, prefix + name))
+        for part, name in HYBRID_PARTS.items()
+    }
+    chosen = json.loads(data_root.model(HYBRID_FILE).read_text())
+    return Hybrid.assemble(fitted, fitted["popularity"], chosen, **hybrid_params(settings))
 
 
 def _model_asset(name: str, cls: type[Recommender], text: str) -> dg.AssetsDefinition:
@@ -61,17 +81,18 @@ MODEL_ASSETS = [_model_asset(name, cls, text) for name, (cls, text) in MODELS.it
 
 
 @dg.asset(
-    deps=["ratings"],
+    deps=["train_ratings"],
     group_name=GROUP,
     owners=OWNERS,
     kinds={"polars", "parquet"},
-    code_version="1",
+    code_version="2",
     description="The hybrid's blend weights and cold-start settings, chosen by NDCG@10 on a "
-    "validation split of the ratings (trials in warehouse/hybrid_tuning.parquet).",
+    "validation split of the training split (trials in warehouse/hybrid_tuning.parquet); "
+    "used by the evaluated hybrid and the published one alike.",
 )
 def hybrid_tuning(settings: RecsysSettings, data_root: DataRoot) -> dg.MaterializeResult:
     params = hybrid_params(run_settings(settings, data_root))
-    ratings = pl.read_parquet(data_root.warehouse("ratings.parquet"))
+    ratings = pl.read_parquet(data_root.warehouse("train_ratings.parquet"))
     hybrid = Hybrid(**params)
     first = {
         "weights": {c: float(hybrid.params.weights.get(c, 1.0)) for c in hybrid.params.components},
@@ -79,7 +100,7 @@ def hybrid_tuning(settings: RecsysSettings, data_root: DataRoot) -> dg.Materiali
         "cold_item_slots": hybrid.params.cold_item_slots,
     }
     chosen, trials = tune(hybrid, ratings, first) if hybrid.params.tune else (first, pl.DataFrame())
-    out = write_json_atomic(chosen, data_root.model("hybrid.json"))
+    out = write_json_atomic(chosen, data_root.model(HYBRID_FILE))
     table = write_parquet_atomic(trials, data_root.warehouse("hybrid_tuning.parquet"))
     return dg.MaterializeResult(
         metadata={

@@ -7,18 +7,21 @@ only if they pass does ``published_recommendations`` copy it to
 """
 
 import json
+import shutil
+import warnings
 from datetime import UTC, datetime
 
 import dagster as dg
 import polars as pl
 
 from pipeline.assets.ingest import OWNERS
-from pipeline.assets.models import model_path
-from pipeline.config import RecsysSettings, run_settings
+from pipeline.assets.models import load_hybrid
+from pipeline.config import LOAD_TIME, RecsysSettings, run_settings
 from pipeline.metadata import column_lineage, data_version, table_metadata
 from pipeline.resources import DataRoot
-from recsys_core import Hybrid, Recommender
+from recsys_core.data.buckets import bucket_members
 from recsys_core.publish.files import (
+    atomic_write,
     copy_atomic,
     write_json_atomic,
     write_parquet_atomic,
@@ -27,7 +30,6 @@ from recsys_core.publish.files import (
 from recsys_core.publish.history import publish_run
 from recsys_core.publish.table import PUBLISHED_COLUMNS, published_table
 from recsys_core.report.html import build_report, markdown_summary
-from recsys_core.settings import hybrid_params
 
 GROUP = "publish"
 STAGED = "recommendations.parquet"
@@ -47,46 +49,95 @@ LINEAGE = {
 }
 
 
-@dg.asset(
-    deps=["item_knn_model", "pure_svd_model", "popularity_model", "hybrid_tuning", "evaluation"],
+BUCKETS = LOAD_TIME.execution.buckets
+BUCKET_DIR = "buckets"
+ROW_GROUP = 100_000
+UPSTREAM = ["item_knn_model", "pure_svd_model", "popularity_model", "hybrid_tuning", "evaluation"]
+
+
+def _bucket_op(bucket: int) -> dg.OpDefinition:
+    @dg.op(
+        name=f"rank_bucket_{bucket}",
+        ins={name: dg.In(dg.Nothing) for name in UPSTREAM},
+        out=dg.Out(dg.Nothing),
+        description=f"Top-N lists of the users in bucket {bucket} of {BUCKETS} "
+        "(crc32 of the user id), written to warehouse/buckets/<run_id>/.",
+    )
+    def _rank(
+        context: dg.OpExecutionContext, settings: RecsysSettings, data_root: DataRoot
+    ) -> None:
+        effective = run_settings(settings, data_root)
+        hybrid = load_hybrid(data_root, effective)
+        users = bucket_members(hybrid.data.users.ids, bucket, BUCKETS)
+        context.log.info("bucket %d of %d: %d users", bucket, BUCKETS, users.len())
+        recs = hybrid.recommend_explained(
+            n=effective.topn.n, users=users, block_size=effective.topn.block_size
+        )
+        path = data_root.warehouse(BUCKET_DIR, context.run.run_id, f"{bucket:03d}.parquet")
+        write_parquet_atomic(recs, path)
+
+    return _rank
+
+
+BUCKET_OPS = [_bucket_op(b) for b in range(BUCKETS)]
+
+
+@dg.op(
+    ins={f"bucket_{b}": dg.In(dg.Nothing) for b in range(BUCKETS)},
+    description="Combines the buckets into the staged table (sorted by user and rank, written "
+    "in row groups by a streaming sink) and records the run's settings beside it.",
+)
+def stage_recommendations(
+    context: dg.OpExecutionContext, settings: RecsysSettings, data_root: DataRoot
+) -> dg.Output:
+    effective = run_settings(settings, data_root)
+    run_id, n = context.run.run_id, effective.topn.n
+    folder = data_root.warehouse(BUCKET_DIR, run_id, ".")
+    parts = [folder / f"{b:03d}.parquet" for b in range(BUCKETS)]
+    lazy = published_table(pl.scan_parquet(parts), run_id, datetime.now(UTC))
+    out = atomic_write(
+        data_root.warehouse(STAGED),
+        lambda tmp: lazy.sink_parquet(tmp, row_group_size=ROW_GROUP, statistics=True),
+    )
+    info = {"n": n, "run_id": run_id, "buckets": BUCKETS, "settings": effective.to_dict()}
+    write_json_atomic(info, data_root.warehouse(STAGED_INFO))
+    for old in folder.parent.iterdir():  # this run's buckets, and any a failed run left
+        shutil.rmtree(old, ignore_errors=True)
+    stats = pl.scan_parquet(out).select(pl.len(), pl.col("user_id").n_unique()).collect().row(0)
+    table = pl.scan_parquet(out).head(0).collect()
+    with warnings.catch_warnings():  # data_version on an op output is Beta; the asset needs it
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return dg.Output(
+            None,
+            metadata={
+                **table_metadata(table, out),
+                "dagster/row_count": stats[0],
+                "users": stats[1],
+                "n": n,
+                "buckets": BUCKETS,
+                "settings": dg.MetadataValue.json(effective.to_dict()),
+            },
+            data_version=data_version(out),
+        )
+
+
+@dg.graph_asset(
+    name="recommendations",
+    ins={name: dg.AssetIn(dagster_type=dg.Nothing) for name in UPSTREAM},
     group_name=GROUP,
     owners=OWNERS,
     kinds={"polars", "parquet"},
-    code_version="1",
     description="This run's per-user top-N lists: the hybrid of the production item-KNN and "
-    "PureSVD models with popularity backfill, staged in the warehouse for the blocking checks "
-    "before publishing.",
+    "PureSVD models with popularity backfill, ranked in execution.buckets user buckets (in "
+    "parallel under the multiprocess or k8s executor) and staged in the warehouse for the "
+    "blocking checks before publishing.",
 )
-def recommendations(
-    context: dg.AssetExecutionContext, settings: RecsysSettings, data_root: DataRoot
-) -> dg.MaterializeResult:
-    effective = run_settings(settings, data_root)
-    n = effective.topn.n
-    popularity = Recommender.load(model_path(data_root, "popularity"))
-    hybrid = Hybrid.assemble(
-        {
-            "item_knn": Recommender.load(model_path(data_root, "item_knn")),
-            "svd": Recommender.load(model_path(data_root, "pure_svd")),
-            "popularity": popularity,
-        },
-        popularity,
-        json.loads(data_root.model("hybrid.json").read_text()),
-        **hybrid_params(effective),
-    )
-    recs = hybrid.recommend_explained(n=n, block_size=effective.topn.block_size)
-    table = published_table(recs, context.run.run_id, datetime.now(UTC))
-    out = write_parquet_atomic(table, data_root.warehouse(STAGED))
-    info = {"n": n, "run_id": context.run.run_id, "settings": effective.to_dict()}
-    write_json_atomic(info, data_root.warehouse(STAGED_INFO))
-    return dg.MaterializeResult(
-        metadata={
-            **table_metadata(table, out),
-            "users": recs["user_id"].n_unique(),
-            "n": n,
-            "settings": dg.MetadataValue.json(effective.to_dict()),
-        },
-        data_version=data_version(out),
-    )
+def recommendations(item_knn_model, pure_svd_model, popularity_model, hybrid_tuning, evaluation):
+    # Nothing-typed inputs: they order the steps; the files pass through the data root
+    upstream = dict(zip(UPSTREAM, [item_knn_model, pure_svd_model, popularity_model,
+                                   hybrid_tuning, evaluation], strict=True))  # fmt: skip
+    ranked = {f"bucket_{b}": op(**upstream) for b, op in enumerate(BUCKET_OPS)}
+    return stage_recommendations(**ranked)
 
 
 @dg.asset(

@@ -10,6 +10,7 @@ up to 3 of the user's rated items behind the row (empty for popularity rows);
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeVar
 
 import polars as pl
 
@@ -25,19 +26,22 @@ PUBLISHED_COLUMNS = (
 )
 
 
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
+
+
 def published_table(
-    recs: pl.DataFrame, run_id: str, generated_at: datetime, source: str | None = None
-) -> pl.DataFrame:
+    recs: Frame, run_id: str, generated_at: datetime, source: str | None = None
+) -> Frame:
     """Add provenance to ``user_id, rank, item_id, score[, source][, explanation]`` lists;
-    ``source`` names the producer when ``recs`` has no ``source`` column."""
-    if "source" not in recs.columns:
+    ``source`` names the producer when ``recs`` has no ``source`` column. A lazy frame stays
+    lazy (the combined buckets are streamed to disk, never held whole)."""
+    schema = recs.collect_schema()
+    if "source" not in schema:
         if source is None:
             raise ValueError("recs has no 'source' column: pass source=")
         recs = recs.with_columns(pl.lit(source).alias("source"))
-    if "explanation" not in recs.columns:
-        recs = recs.with_columns(
-            pl.lit([], dtype=pl.List(recs.schema["item_id"])).alias("explanation")
-        )
+    if "explanation" not in schema:
+        recs = recs.with_columns(pl.lit([], dtype=pl.List(schema["item_id"])).alias("explanation"))
     return recs.select(
         "user_id",
         pl.col("rank").cast(pl.Int32),
