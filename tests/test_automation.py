@@ -28,8 +28,9 @@ def _old(path, seconds=120):
 
 
 def _tick(root, cursor):
-    ctx = dg.build_sensor_context(cursor=cursor, resources={"data_root": DataRoot(root=str(root))})
-    return new_raw_file_sensor(ctx)
+    resources = {"data_root": DataRoot(root=str(root))}
+    with dg.build_sensor_context(cursor=cursor, resources=resources) as ctx:
+        return new_raw_file_sensor(ctx)
 
 
 def test_sensor_skips_fires_once_per_new_file_and_not_again(tmp_path):
