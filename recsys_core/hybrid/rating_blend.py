@@ -8,13 +8,51 @@ log(1 + n_i))`` (training counts of the user and item) and component estimates `
 so each component's weight can depend on how much is known about the user and the item. The
 coefficients (components in name order) are a ridge fit (``ridge``) on a validation split
 of the training ratings, with the components fitted on the rest; the components are then
-refitted on all training ratings (KNN components listed in ``keep_similarities`` only refit
-what is cheap, keeping the similarities of the validation fit).
+refitted on all training ratings (a KNN component whose spec has ``"keep_similarities":
+True`` only refits what is cheap, keeping the similarities of its validation fit; see
+:meth:`recsys_core.models.knn.KNNBase.with_ratings`).
+
+The default components (``DEFAULT_RATING_COMPONENTS``) were chosen on the test
+RMSE of ML-100k (``random_split(0.2, random_state=42)``; the blend's inner split
+``random_state`` 0, 1, 2) and on fit + predict of a synthetic ML-1M-sized set (800k training
+ratings, 200k test pairs, 2 cores; wall and CPU seconds measured while another job loaded the
+machine, load average ~6, so compare within the column):
+
+    components (KNN: k=40)                                    ML-100k RMSE          1M wall/cpu
+    SVD(100 factors, reg_all 0.1); item, user KNNBaseline(
+      pearson_baseline); KNNWithMeans(msd); BaselineOnly
+      (the previous default)                                  0.8995 .8999 -        106 / 75
+    the same, every KNN with max_neighbors=40                 0.8983
+    ... and SVD(n_factors=30, reg_all=0.1)                    0.8993 .8995
+    ... and SVD(n_factors=20) (reg_all 0.12, SVD's default)   0.8980 .8981
+    ... and user KNNBaseline(msd, max_neighbors=100)          0.8977 .8975 .8973    19 / 16
+    ... and keep_similarities for knn_users, knn_means
+      (the default)                                           0.8979 .8986 .8983    10 / 11
+    ... keep_similarities for knn_means only                  0.8978 .8978 .8979    15 / 13
+    ... keep_similarities for every KNN component             0.8999 .9004 .8999
+    item KNNBaseline max_neighbors=100 (no keep)              0.8970 .8968 .8966
+    user KNNBaseline max_neighbors 60 / 200 (no keep)         0.8978 / 0.8981 (mean)
+    SVD n_factors 10 / 30 (no keep)                           0.8987 / 0.8977 (mean)
+    without knn_users (no keep)                               0.9001 .8999 .8997
+    without knn_means / baseline (SVD 30, reg 0.1)            0.9006 / 0.9030
+    user KNNBaseline(pearson_baseline, max_neighbors=40)      0.8980 .8981 .8977    (+3 s)
+    no refit: predict with the validation fits                0.904 - 0.912 (val. 5% - 20%)
+
+Pruning (``max_neighbors``, by support-shrunk similarity) makes each KNN component worse alone
+(item KNNBaseline 0.916 -> 0.933 with 40) but the blend better (the components err less alike),
+and it makes predictions cheap: a pair walks at most ``max_neighbors + 1`` stored similarities
+instead of all the user's ratings (:func:`recsys_core.models.knn.neighbors.pair_chunks`). SVD
+with 100 factors costs ~10x the time of 20 for no gain in the blend. Keeping the validation
+similarities of the two cheapest-to-spare components halves the cost for +0.0002 to +0.0013
+RMSE; the blend's NDCG@10 (ranking by the components' z-scored scores) is 0.320 with it, 0.321
+without, 0.323 for the previous default. Single models (default split): SVD(n_factors=20)
+0.915, item KNNBaseline 0.933, user KNNBaseline(msd) 0.933, KNNWithMeans 0.936, BaselineOnly
+0.945.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,41 +76,19 @@ DEFAULT_RATING_COMPONENTS = {
     "knn_users": {
         "model": "KNNBaseline",
         "params": {"sim_options": {"name": "msd", "user_based": True}, "max_neighbors": 100},
+        "keep_similarities": True,
     },
     "knn_means": {
         "model": "KNNWithMeans",
         "params": {"sim_options": {"name": "msd"}, "max_neighbors": 40},
+        "keep_similarities": True,
     },
     "baseline": {"model": "BaselineOnly", "params": {}},
 }
-"""Chosen on ML-100k (``random_split(0.2, random_state=42)``, test RMSE of the blend with inner
-splits ``random_state`` 0, 1, 2) and on the cost of fit + predict of a synthetic ML-1M-sized set
-(800k training ratings, 200k test pairs; 2 cores, measured under load, so compare ratios):
+"""The default components; chosen as the module docstring shows."""
 
-    components                                                   ML-100k RMSE       1M cost
-    SVD(100, reg 0.1); item, user KNNBaseline(pearson_baseline);
-      KNNWithMeans(msd); BaselineOnly  (the previous default)    0.8995 .8999 -     1.00
-    the same, every KNN with max_neighbors=40                    0.8983 -     -
-    ... and SVD(n_factors=30, reg_all=0.1)                       0.8993 .8995 -
-    ... and SVD(n_factors=20) (reg_all 0.12, SVD's default)      0.8980 .8981 -
-    ... and user KNNBaseline(msd, max_neighbors=100)  (default)  0.8977 .8975 .8973   0.24
-    default, item KNNBaseline max_neighbors=100                  0.8970 .8968 .8966
-    default, user KNNBaseline max_neighbors 60 / 200             0.8978 mean / 0.8981 mean
-    default, SVD n_factors 10 / 30                               0.8987 mean / 0.8977 mean
-    default without knn_users                                    0.9001 .8999 .8997
-    default without knn_means / baseline (SVD 30, reg 0.1)       0.9006 / 0.9030
-    user KNNBaseline(pearson_baseline, max_neighbors=40)         0.8980 .8981 .8977   (+3 s)
-
-Pruning (``max_neighbors``, by support-shrunk similarity) makes each KNN component slightly
-worse alone (item KNNBaseline 0.916 -> 0.933 with 40) but the blend better (the components
-err less alike), and it makes predictions cheap: a pair walks at most ``max_neighbors + 1``
-stored similarities instead of all the user's ratings
-(:func:`recsys_core.models.knn.neighbors.pair_chunks`). SVD with 100 factors cost 10x the time
-of 20 for no gain in the blend. Single models (default split): SVD(n_factors=20) 0.915,
-item KNNBaseline 0.933, user KNNBaseline(msd) 0.933, KNNWithMeans 0.936, BaselineOnly 0.945.
-Fitting the components on all training ratings after the validation fit (``refit``) is needed:
-predicting with the validation fits instead gives 0.904 to 0.912 (validation fraction 0.05 to
-0.2); re-using the validation fits' similarities in the refit gives 0.8999 to 0.9004."""
+SPEC_KEYS = {"model", "params", "keep_similarities"}
+"""Keys of a component spec."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,14 +98,14 @@ class RatingBlendParams:
     Attributes:
         components: name -> ``{"model": class name, "params": {...}}`` of a rating model; a
             name set to None is dropped (how a settings layer removes a default component).
+            A KNN component may add ``"keep_similarities": True``: when refitted on all
+            training ratings it keeps the similarities of its validation fit
+            (:meth:`KNNBase.with_ratings`: only means, baselines and neighbour ratings are
+            recomputed) instead of being fitted anew; cheaper, slightly worse (see the module
+            docstring).
         ridge: ridge penalty of the stacking coefficients.
         validation_fraction, random_state: the split of the training ratings on which the
             coefficients are fitted.
-        keep_similarities: names of KNN components that keep the similarities of their
-            validation fit when refitted on all training ratings (:meth:`KNNBase.with_ratings`:
-            only means, baselines and neighbour ratings are recomputed), instead of being
-            fitted anew. Cheaper, slightly worse (see the module docstring). Names of dropped
-            components are allowed and ignored.
     """
 
     components: Mapping[str, Mapping[str, Any]] = field(
@@ -98,24 +114,21 @@ class RatingBlendParams:
     ridge: float = 1.0
     validation_fraction: float = 0.2
     random_state: int = 0
-    keep_similarities: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         # a component set to None (null in YAML) is removed: how a settings layer drops one
-        named = set(self.components)
         kept = {k: v for k, v in self.components.items() if v is not None}
         object.__setattr__(self, "components", kept)
         require(len(self.components) >= 1, "components", self.components, "at least one")
         for name, spec in self.components.items():
             require("model" in spec, f"components.{name}.model", spec, "a model class name")
-            registered(spec["model"])
-        keep = self.keep_similarities
-        ok = isinstance(keep, list | tuple) and all(
-            name in named and (name not in kept or _is_knn(kept[name])) for name in keep
-        )
-        require(ok, "keep_similarities", keep, "a list of names of KNN components")
-        # a dropped (null) component may stay listed; it is left out of the stored value
-        object.__setattr__(self, "keep_similarities", tuple(n for n in keep if n in kept))
+            unknown = set(spec) - SPEC_KEYS
+            require(not unknown, f"components.{name}", spec, f"keys among {sorted(SPEC_KEYS)}")
+            model = registered(spec["model"])
+            keep = spec.get("keep_similarities", False)
+            ok = keep is False or (keep is True and issubclass(model, KNNBase))
+            where = f"components.{name}.keep_similarities"
+            require(ok, where, keep, "true (KNN models only) or false")
         require(self.ridge >= 0, "ridge", self.ridge, ">= 0")
         require(
             0 < self.validation_fraction < 1,
@@ -123,10 +136,6 @@ class RatingBlendParams:
             self.validation_fraction,
             "in (0, 1)",
         )
-
-
-def _is_knn(spec: Mapping[str, Any]) -> bool:
-    return issubclass(registered(spec["model"]), KNNBase)
 
 
 class RatingBlend(Recommender):
@@ -149,9 +158,9 @@ class RatingBlend(Recommender):
         }
 
     def _refit(self, name: str, inner: Recommender, ratings: pl.DataFrame) -> Recommender:
-        """The component fitted on all ``ratings`` (for those in ``keep_similarities``: with
-        the validation fit's similarities, see :meth:`KNNBase.with_ratings`)."""
-        if name in self.params.keep_similarities:
+        """The component fitted on all ``ratings`` (with ``keep_similarities``: the validation
+        fit's similarities, see :meth:`KNNBase.with_ratings`)."""
+        if self.params.components[name].get("keep_similarities", False):
             return inner.with_ratings(ratings)
         return build(self.params.components[name]).fit(ratings)
 
