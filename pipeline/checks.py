@@ -61,7 +61,7 @@ def ratings_checks(data_root: DataRoot) -> Iterator[dg.AssetCheckResult]:
 def recommendation_checks(data_root: DataRoot) -> Iterator[dg.AssetCheckResult]:
     recs = pl.read_parquet(data_root.warehouse(STAGED))
     info = json.loads(data_root.warehouse(STAGED_INFO).read_text())
-    rated = pl.read_parquet(data_root.warehouse("ratings.parquet"))
+    rated = pl.read_parquet(data_root.warehouse("ratings.parquet"), columns=["user_id", "item_id"])
     problems = recommendation_problems(recs, rated, info["n"])
     yield from _results(recommendations.key, RECOMMENDATION_CHECKS, problems)
 

@@ -5,6 +5,7 @@ from typing import Any
 
 import dagster as dg
 import polars as pl
+import pyarrow.parquet as pq
 
 from recsys_core.publish.files import sha256_file
 
@@ -15,6 +16,18 @@ def table_metadata(frame: pl.DataFrame, path: Path) -> dict[str, Any]:
         "dagster/row_count": frame.height,
         "dagster/column_schema": dg.TableSchema(
             columns=[dg.TableColumn(name, str(dtype)) for name, dtype in frame.schema.items()]
+        ),
+        "dagster/uri": str(path),
+    }
+
+
+def parquet_metadata(path: Path) -> dict[str, Any]:
+    """:func:`table_metadata` of a Parquet file from its footer, without reading the rows."""
+    schema = pl.read_parquet_schema(path)
+    return {
+        "dagster/row_count": pq.ParquetFile(path).metadata.num_rows,
+        "dagster/column_schema": dg.TableSchema(
+            columns=[dg.TableColumn(name, str(dtype)) for name, dtype in schema.items()]
         ),
         "dagster/uri": str(path),
     }

@@ -17,7 +17,7 @@ import polars as pl
 from pipeline.assets.ingest import OWNERS
 from pipeline.assets.models import load_hybrid
 from pipeline.config import LOAD_TIME, RecsysSettings, run_settings
-from pipeline.metadata import column_lineage, data_version, table_metadata
+from pipeline.metadata import column_lineage, data_version, parquet_metadata
 from pipeline.resources import DataRoot
 from recsys_core.data.buckets import bucket_members
 from recsys_core.publish.files import (
@@ -103,16 +103,14 @@ def stage_recommendations(
     write_json_atomic(info, data_root.warehouse(STAGED_INFO))
     for old in folder.parent.iterdir():  # this run's buckets, and any a failed run left
         shutil.rmtree(old, ignore_errors=True)
-    stats = pl.scan_parquet(out).select(pl.len(), pl.col("user_id").n_unique()).collect().row(0)
-    table = pl.scan_parquet(out).head(0).collect()
+    users = pl.scan_parquet(out).select(pl.col("user_id").n_unique()).collect().item()
     with warnings.catch_warnings():  # data_version on an op output is Beta; the asset needs it
         warnings.simplefilter("ignore", dg.BetaWarning)
         return dg.Output(
             None,
             metadata={
-                **table_metadata(table, out),
-                "dagster/row_count": stats[0],
-                "users": stats[1],
+                **parquet_metadata(out),
+                "users": users,
                 "n": n,
                 "buckets": BUCKETS,
                 "settings": dg.MetadataValue.json(effective.to_dict()),
@@ -159,10 +157,9 @@ def published_recommendations(data_root: DataRoot) -> dg.MaterializeResult:
         "run.json": data_root.warehouse(STAGED_INFO),
     }
     live = publish_run(data_root.published(), run_id, files)
-    table = pl.read_parquet(live)
     return dg.MaterializeResult(
         metadata={
-            **table_metadata(table, live),
+            **parquet_metadata(live),
             "dagster/column_lineage": column_lineage(
                 {c: [("recommendations", c)] for c in PUBLISHED_COLUMNS}
             ),
@@ -185,15 +182,20 @@ def report(data_root: DataRoot) -> dg.MaterializeResult:
     info = json.loads(data_root.warehouse(STAGED_INFO).read_text())
     k = info["settings"]["evaluation"]["k"]
     metrics = pl.read_parquet(data_root.warehouse("metrics.parquet"))
-    published = pl.read_parquet(data_root.published("recommendations.parquet"))
-    train = pl.read_parquet(data_root.warehouse("ratings.parquet"))
+    published = pl.read_parquet(
+        data_root.published("recommendations.parquet"), columns=["user_id", "item_id", "source"]
+    )
+    ratings = pl.scan_parquet(data_root.warehouse("ratings.parquet"))
+    counts = ratings.select(pl.len(), pl.col("user_id").n_unique(), pl.col("item_id").n_unique())
+    n_ratings, n_users, n_items = counts.collect().row(0)
+    train = ratings.select("item_id").collect()  # the catalogue's popularity profile
     ingest_report = json.loads(data_root.warehouse("ingest_report.json").read_text())
     quarantined = ingest_report["bad_rows"] + ingest_report["duplicates_superseded"]
     summary = {
         "run_id": info["run_id"],
-        "ratings": f"{train.height:,}",
-        "users": f"{train['user_id'].n_unique():,}",
-        "items": f"{train['item_id'].n_unique():,}",
+        "ratings": f"{n_ratings:,}",
+        "users": f"{n_users:,}",
+        "items": f"{n_items:,}",
         "quarantined rows": f"{quarantined:,}",
         "lists published": f"{published['user_id'].n_unique():,} x {info['n']}",
     }
