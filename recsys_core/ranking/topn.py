@@ -74,7 +74,8 @@ def top_k_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.n
     each hold a score ``>= t``), so every score in the top ``k`` lies in a group whose maximum
     is ``>= t``. Only those few groups are read again; their scores ``>= t`` are sorted by
     (-score, column) and cut at ``k``. Exact, ties included; a row whose bound is -inf (fewer
-    than ``k`` finite scores) reads all its groups. NaN and +-inf are never returned.
+    than ``k`` finite scores) reads all its groups that hold a finite score (none for a row of
+    a cold-start user the hybrid set to -inf). NaN and +-inf are never returned.
     """
     b, m = scores.shape
     k = min(k, m)
@@ -89,7 +90,7 @@ def top_k_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.n
         return top_k_rows(np.where(np.isposinf(scores), -np.inf, scores), k)
     gmax[np.isnan(gmax)] = -np.inf
     bound = np.partition(gmax, len(starts) - k, axis=1)[:, len(starts) - k]
-    rows, groups = np.nonzero(gmax >= bound[:, None])
+    rows, groups = np.nonzero((gmax >= bound[:, None]) & (gmax > -np.inf))  # skip empty groups
     cols = groups[:, None] * size + np.arange(size)
     inside = cols < m
     np.minimum(cols, m - 1, out=cols)
