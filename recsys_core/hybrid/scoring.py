@@ -37,7 +37,7 @@ def zscore_scored(scores: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, np.
     bad |= seen
     z = np.where(bad, 0.0, scores)
     if z.size:
-        count = (bad.shape[1] - np.count_nonzero(bad, axis=1))[:, None]
+        count = (bad.shape[1] - bad.view(np.uint8).sum(axis=1, dtype=np.intp))[:, None]
         with np.errstate(invalid="ignore", divide="ignore"):  # rows with nothing scored
             z -= np.sum(z, axis=1, keepdims=True) / count
             np.copyto(z, 0.0, where=bad)
@@ -90,7 +90,8 @@ def blend_into(
             den, term = np.zeros_like(num), np.empty_like(num)
         part = zc if w == 1 else np.multiply(zc, w, out=term)  # w * z is z when w is 1
         np.add(num, part, out=num, where=True if zeroed else ok)
-        np.add(den, w, out=den, where=ok)
+        # den + (w if ok else 0), without a masked loop (twice as slow)
+        np.add(den, ok if w == 1 else np.multiply(ok, w, out=term), out=den)
         if on_scored is not None:
             on_scored(c, ok)
     if num is None:  # no weighted component
