@@ -8,9 +8,10 @@ Run by hand::
 Each size gets a fresh data root with its ratings in ``raw/`` (ML-100k from ../shared; the
 synthetic sets generated with a fixed seed and written as Parquet), then the whole nightly job
 (ingest -> split -> models -> evaluation -> gated publish -> report) runs in-process, in a child
-process per size. A sampler thread records the resident memory every 50 ms; each step's peak is
-the highest sample between its start and end events. ``recsys.yaml`` for a size can be given
-with ``--config``.
+process per size, with the executor the settings name. A sampler thread records the resident
+memory of the run's process tree (step processes included) every 200 ms; each step's peak is the
+highest sample between its start and end events (overlapping steps share samples).
+``recsys.yaml`` for a size can be given with ``--config``.
 """
 
 from __future__ import annotations
@@ -32,11 +33,23 @@ SIZES = {"ml-100k": None, **SYNTHETIC}
 
 
 def rss_mib() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+    """Resident memory of this process and all its descendants (the multiprocess executor's
+    step processes included), in MiB."""
+    parent: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        pid = int(stat.parent.name)
+        parent[pid], rss[pid] = int(fields[1]), int(fields[21])  # ppid, rss in pages
+    tree, todo = set(), [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        tree.add(pid)
+        todo += [child for child, ppid in parent.items() if ppid == pid and child not in tree]
+    return sum(rss.get(pid, 0) for pid in tree) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def prepare(size: str, root: Path) -> int:
@@ -58,7 +71,7 @@ def child(size: str, root: Path) -> dict:
     """Run the nightly job once on ``root`` and time every step (runs in the child process)."""
     import dagster as dg
 
-    from pipeline.definitions import defs
+    from pipeline.__main__ import _execute
 
     samples: list[tuple[float, float]] = []
     stop = threading.Event()
@@ -66,16 +79,14 @@ def child(size: str, root: Path) -> dict:
     def sample() -> None:
         while not stop.is_set():
             samples.append((time.time(), rss_mib()))
-            time.sleep(0.05)
+            time.sleep(0.2)
 
     n = prepare(size, root)
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()
     start = time.time()
     with dg.instance_for_test() as instance:
-        result = defs.resolve_job_def("nightly").execute_in_process(
-            instance=instance, raise_on_error=False
-        )
+        result = _execute(instance)  # the configured executor, as `python -m pipeline run`
         records = instance.all_logs(result.run_id)
     total = time.time() - start
     stop.set()
