@@ -7,11 +7,15 @@ Run by hand::
 
 Each size gets a fresh data root with its ratings in ``raw/`` (ML-100k from ../shared; the
 synthetic sets generated with a fixed seed and written as Parquet), then the whole nightly job
-(ingest -> split -> models -> evaluation -> gated publish -> report) runs in-process, in a child
-process per size, with the executor the settings name. A sampler thread records the resident
+(ingest -> split -> models -> evaluation -> gated publish -> report) runs in a child process per
+size, with the executor the settings name. A sampler thread records the resident
 memory of the run's process tree (step processes included) every 200 ms; each step's peak is the
 highest sample between its start and end events (overlapping steps share samples).
-``recsys.yaml`` for a size can be given with ``--config``.
+A project file (``recsys.yaml``) can be given with ``--config``, for every size (``--config
+big.yaml``) or per size (``--config synth-25m=benchmarks/25m.yaml``). The whole comparison::
+
+    python -m benchmarks.run_pipeline --sizes ml-100k,synth-1m,synth-25m \\
+        --config synth-25m=benchmarks/25m.yaml
 """
 
 from __future__ import annotations
@@ -123,6 +127,16 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def config_for(option: str | None, size: str) -> str | None:
+    """The project file ``--config`` names for ``size`` (None: the defaults)."""
+    if not option:
+        return None
+    if "=" not in option:
+        return option
+    pairs = dict(part.split("=", 1) for part in option.split(","))
+    return pairs.get(size)
+
+
 STEP_EVENTS = ("STEP_START", "STEP_SUCCESS", "STEP_FAILURE")
 
 
@@ -150,7 +164,7 @@ def run_child(size: str, tmp: str, env: dict[str, str]) -> tuple[int, str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="ml-100k,synth-1m")
-    parser.add_argument("--config", help="recsys.yaml to use for every size")
+    parser.add_argument("--config", help="recsys.yaml for every size, or SIZE=FILE[,SIZE=FILE]")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -161,8 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix=f"recsys-bench-{size}-") as tmp:
             env = {**os.environ, "RECSYS_DATA_DIR": tmp, "OPENBLAS_NUM_THREADS": "1"}
             env.pop("DAGSTER_HOME", None)
-            if args.config:
-                env["RECSYS_CONFIG"] = str(Path(args.config).resolve())
+            config = config_for(args.config, size)
+            if config:
+                env["RECSYS_CONFIG"] = str(Path(config).resolve())
             code, stdout, tail = run_child(size, tmp, env)
             if code != 0:
                 print(f"{size}: child failed\n{tail}")
