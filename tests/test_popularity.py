@@ -3,6 +3,8 @@ import polars as pl
 import pytest
 
 from recsys_core import ConfigError, DataError, Popularity
+from recsys_core.ranking.topn import block_topn
+from tests.conftest import random_ratings
 from tests.contract import ModelContract
 
 
@@ -69,3 +71,20 @@ def test_model_files_hold_no_python_objects(tmp_path):
     np.savez(evil, header=np.frombuffer(b"{}", dtype=np.uint8), a_x=np.array([{}], dtype=object))
     with pytest.raises(ValueError, match="allow_pickle"):
         Popularity.load(evil)
+
+
+@pytest.mark.parametrize("params", [{}, {"score": "damped_mean"}, {"window_days": 30}])
+@pytest.mark.parametrize("block_size", [None, 1, 7])
+def test_fast_topn_equals_the_generic_block_topn(params, block_size):
+    ratings = random_ratings(n_users=80, n_items=50, density=0.35, seed=11)
+    model = Popularity(**params).fit(ratings)
+    users = np.arange(model.data.n_users)[::-1].copy()  # any order, as given
+    for n in (1, 5, 50):
+        fast = model._topn(users, n, block_size)
+        generic = block_topn(model.score_users, model.data.user_items, users, n, block_size)
+        for a, b in zip(
+            (fast.users, fast.ranks, fast.items, fast.scores),
+            (generic.users, generic.ranks, generic.items, generic.scores),
+            strict=True,
+        ):
+            np.testing.assert_array_equal(a, b)
