@@ -39,8 +39,9 @@ ui: $(VENV)/.installed ## Dagster UI on http://127.0.0.1:3000 (loopback unless U
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
-bench: $(VENV)/.installed
-	$(BIN)/python -m benchmarks.run_all
+SIZES ?= ml-100k,synth-1m
+bench: $(VENV)/.installed ## whole nightly per size (SIZES=ml-100k,synth-1m,synth-25m for all three)
+	$(BIN)/python -m benchmarks.run_pipeline --sizes $(SIZES) --config synth-25m=benchmarks/25m.yaml
 
 clean:
 	rm -rf $(VENV) data dagster_home/history dagster_home/storage dagster_home/schedules
