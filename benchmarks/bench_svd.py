@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from benchmarks.datasets import prepare, rss_mb
+from benchmarks.datasets import format_rows, prepare, rss_mb
 from recsys_core import SVD, Popularity, PureSVD, Recommender
 from recsys_core.evaluation.protocol import evaluate, metric
 from recsys_core.models.mf import sgd
@@ -128,15 +128,7 @@ def table(rows: list[dict]) -> str:
         ("data_mb", "{:.0f}"), ("peak_mb", "{:.0f}"), ("rmse", "{:.4f}"), ("mae", "{:.4f}"),
         ("ndcg10", "{:.4f}"),
     ]  # fmt: skip
-    cells = [[c for c, _ in cols]]
-    for row in rows:
-        if "error" in row:
-            cells.append([row["data"], row["model"], "ERROR: " + row["error"]])
-            continue
-        cells.append([fmt.format(row[c]) if c in row else "-" for c, fmt in cols])
-    widths = [max(len(r[j]) for r in cells if j < len(r)) for j in range(len(cols))]
-    lines = ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=False)) for r in cells]
-    return "\n".join(lines)
+    return format_rows(rows, cols)
 
 
 def main(argv: list[str] | None = None) -> None:

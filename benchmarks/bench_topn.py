@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from benchmarks.datasets import prepare, rss_mb
+from benchmarks.datasets import format_rows, prepare, rss_mb
 from recsys_core import SVD, PureSVD, Recommender
 from recsys_core.hybrid.model import Hybrid
 
@@ -92,14 +92,7 @@ def table(rows: list[dict]) -> str:
         ("fit_s", "{:.1f}"), ("top10_s", "{:.2f}"), ("cpu_s", "{:.2f}"), ("all_s", "{:.1f}"),
         ("base_mb", "{:.0f}"), ("peak_mb", "{:.0f}"), ("rows", "{}"), ("digest", "{}"),
     ]  # fmt: skip
-    cells = [[c for c, _ in cols]]
-    for row in rows:
-        if "error" in row:
-            cells.append([row["data"], row["model"], "ERROR: " + row["error"]])
-            continue
-        cells.append([fmt.format(row[c]) if c in row else "-" for c, fmt in cols])
-    widths = [max(len(r[j]) for r in cells if j < len(r)) for j in range(len(cols))]
-    return "\n".join("  ".join(v.rjust(w) for v, w in zip(r, widths, strict=False)) for r in cells)
+    return format_rows(rows, cols)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -59,3 +59,16 @@ def rss_mb() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def format_rows(rows: list[dict], cols: list[tuple[str, str]]) -> str:
+    """Right-aligned text table of benchmark rows (``cols``: name, format); a row with an
+    ``error`` prints it after its data and model."""
+    cells = [[c for c, _ in cols]]
+    for row in rows:
+        if "error" in row:
+            cells.append([row["data"], row["model"], "ERROR: " + row["error"]])
+            continue
+        cells.append([fmt.format(row[c]) if c in row else "-" for c, fmt in cols])
+    widths = [max(len(r[j]) for r in cells if j < len(r)) for j in range(len(cols))]
+    return "\n".join("  ".join(v.rjust(w) for v, w in zip(r, widths, strict=False)) for r in cells)
