@@ -12,7 +12,7 @@ size, with the executor the settings name. A sampler thread records the resident
 memory of the run's process tree (step processes included) every 200 ms; each step's peak is the
 highest sample between its start and end events (overlapping steps share samples).
 A project file (``recsys.yaml``) can be given with ``--config``, for every size (``--config
-big.yaml``) or per size (``--config synth-25m=benchmarks/25m.yaml``). The whole comparison::
+big.yaml``) or per size (``--config synth-25m=benchmarks/25m.yaml``). The whole comparison (``--save``/``--against`` compare sizes measured apart)::
 
     python -m benchmarks.run_pipeline --sizes ml-100k,synth-1m,synth-25m \\
         --config synth-25m=benchmarks/25m.yaml
@@ -161,10 +161,29 @@ def run_child(size: str, tmp: str, env: dict[str, str]) -> tuple[int, str, str]:
     return proc.wait(), stdout, "".join(tail)
 
 
+def growth(small: dict, big: dict) -> str:
+    """How wall time grows from ``small`` to ``big``: per step and in all, as a factor and
+    per rating (1.0 = linear in the number of ratings)."""
+    ratio = big["ratings"] / small["ratings"]
+    lines = [f"\ngrowth {small['size']} -> {big['size']} (ratings x{ratio:.1f}); "
+             f"per rating: the factor / {ratio:.1f} (1.0 = linear)",
+             f"{'step':42s} {'factor':>8s} {'per rating':>10s}"]  # fmt: skip
+    big_wall = {step: wall for step, wall, _, _ in big["steps"]}
+    for step, wall, _, _ in small["steps"]:
+        if step in big_wall:
+            factor = big_wall[step] / max(wall, 1e-3)
+            lines.append(f"{step:42s} {factor:8.1f} {factor / ratio:10.2f}")
+    factor = big["total"] / small["total"]
+    lines.append(f"{'TOTAL (whole run)':42s} {factor:8.1f} {factor / ratio:10.2f}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="ml-100k,synth-1m")
     parser.add_argument("--config", help="recsys.yaml for every size, or SIZE=FILE[,SIZE=FILE]")
+    parser.add_argument("--save", help="write this invocation's reports to this JSON file")
+    parser.add_argument("--against", help="earlier reports (--save) to compare growth with")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -184,14 +203,12 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             reports.append(json.loads(stdout.strip().splitlines()[-1]))
             print(table(reports[-1]), flush=True)
-    by = {r["size"]: r for r in reports}
+    if args.save:
+        Path(args.save).write_text(json.dumps(reports, indent=1))
+    earlier = json.loads(Path(args.against).read_text()) if args.against else []
+    by = {r["size"]: r for r in [*earlier, *reports]}
     if "synth-1m" in by and "synth-25m" in by:
-        small, big = by["synth-1m"], by["synth-25m"]
-        print(f"\ngrowth 1M -> 25M ratings (x25): total x{big['total'] / small['total']:.1f}")
-        big_wall = {step: wall for step, wall, _, _ in big["steps"]}
-        for step, wall, _, _ in small["steps"]:
-            if step in big_wall:
-                print(f"  {step:40s} x{big_wall[step] / max(wall, 1e-3):.1f}")
+        print(growth(by["synth-1m"], by["synth-25m"]))
     return 0
 
 
