@@ -12,7 +12,8 @@ size, with the executor the settings name. A sampler thread records the resident
 memory of the run's process tree (step processes included) every 200 ms; each step's peak is the
 highest sample between its start and end events (overlapping steps share samples).
 A project file (``recsys.yaml``) can be given with ``--config``, for every size (``--config
-big.yaml``) or per size (``--config synth-25m=benchmarks/25m.yaml``). The whole comparison (``--save``/``--against`` compare sizes measured apart)::
+big.yaml``) or per size (``--config synth-25m=benchmarks/25m.yaml``); ``--save`` and
+``--against`` compare sizes measured in separate invocations. The whole comparison::
 
     python -m benchmarks.run_pipeline --sizes ml-100k,synth-1m,synth-25m \\
         --config synth-25m=benchmarks/25m.yaml
