@@ -128,18 +128,27 @@ def _check_bad_fraction(bad: pl.DataFrame, n_rows: int, limit: float) -> None:
 
 
 def _resolve_duplicates(good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(one row per pair, the superseded rows); only the pairs that occur more than once are
+    ranked (on 25M ratings this keeps the sort and window work off the unique majority)."""
+    repeated = good.select(pl.struct("user_id", "item_id").is_duplicated()).to_series()
+    single = good.filter(~repeated)
     order = ["timestamp", "_file_no", "line"]
-    ranked = good.sort(order, nulls_last=False).with_columns(
-        (
-            pl.int_range(pl.len()).over("user_id", "item_id")
-            == pl.len().over("user_id", "item_id") - 1
-        ).alias("_wins"),
-        pl.format("{}:{}", pl.col("file").last(), pl.col("line").last())
-        .over("user_id", "item_id")
-        .alias("_winner"),
+    ranked = (
+        good.filter(repeated)
+        .sort(order, nulls_last=False)
+        .with_columns(
+            (
+                pl.int_range(pl.len()).over("user_id", "item_id")
+                == pl.len().over("user_id", "item_id") - 1
+            ).alias("_wins"),
+            pl.format("{}:{}", pl.col("file").last(), pl.col("line").last())
+            .over("user_id", "item_id")
+            .alias("_winner"),
+        )
     )
-    ratings = (
-        ranked.filter(pl.col("_wins")).select(RATINGS_SCHEMA_COLUMNS).sort(["user_id", "item_id"])
+    winners = ranked.filter(pl.col("_wins")).select(RATINGS_SCHEMA_COLUMNS)
+    ratings = pl.concat([single.select(RATINGS_SCHEMA_COLUMNS), winners]).sort(
+        ["user_id", "item_id"]
     )
     superseded = ranked.filter(~pl.col("_wins")).select(
         "file",
