@@ -123,7 +123,8 @@ def table(report: dict) -> str:
              f"{'succeeded' if report['ok'] else 'FAILED'}",
              f"{'step':42s} {'wall_s':>8s} {'peak_mib':>9s}"]  # fmt: skip
     for step, wall, peak, ok in report["steps"]:
-        lines.append(f"{step:42s} {wall:8.2f} {peak:9.0f}{'' if ok else '  FAILED'}")
+        shown = f"{peak:9.0f}" if peak == peak else f"{'-':>9s}"  # NaN: shorter than a sample
+        lines.append(f"{step:42s} {wall:8.2f} {shown}{'' if ok else '  FAILED'}")
     lines.append(f"{'TOTAL (whole run)':42s} {report['total']:8.2f} {report['peak']:9.0f}")
     return "\n".join(lines)
 
