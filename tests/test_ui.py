@@ -21,9 +21,14 @@ EXPECTED_EDGES = {
     "item_knn_model": {"ratings"},
     "svd_model": {"ratings"},
     "pure_svd_model": {"ratings"},
-    "hybrid_tuning": {"ratings"},
+    "hybrid_tuning": {"train_ratings"},
     "model_tuning": {"train_ratings"},
-    "evaluation": {"train_ratings", "test_ratings"},
+    "eval_item_knn": {"train_ratings", "test_ratings"},
+    "eval_rating_blend": {"train_ratings", "test_ratings"},
+    "eval_hybrid": {"eval_item_knn", "eval_pure_svd", "eval_popularity", "hybrid_tuning"},
+    "evaluation": {
+        f"eval_{m}" for m in ("popularity", "item_knn", "svd", "pure_svd", "hybrid", "rating_blend")
+    },
     "recommendations": {
         "item_knn_model",
         "pure_svd_model",
