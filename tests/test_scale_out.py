@@ -87,12 +87,11 @@ def test_bucketed_multiprocess_run_publishes_the_single_process_table(tmp_path):
         assert info["buckets"] == (3 if name == "multi" else 1)
     assert tables["multi"].height == 70 * 10
     multi, single = tables["multi"], tables["single"]
-    (tmp_path / "multi.parquet").write_bytes(b"")
-    multi.write_parquet(tmp_path / "multi.parquet")
-    single.write_parquet(tmp_path / "single.parquet")
-    differ = multi.join(single, on=["user_id", "rank"], suffix="_single").filter(
-        (pl.col("item_id") != pl.col("item_id_single")) | (pl.col("score") != pl.col("score_single"))
+    joined = multi.join(single, on=["user_id", "rank"], suffix="_single")
+    differ = joined.filter(
+        (pl.col("item_id") != pl.col("item_id_single"))
+        | (pl.col("score") != pl.col("score_single"))
     )
-    assert multi.equals(single), differ
+    assert multi.equals(single), differ  # on failure: the rows that differ
     runs = list((tmp_path / "home" / "history" / "runs").glob("*.db"))
     assert runs, "the multiprocess run was not recorded in its instance"
