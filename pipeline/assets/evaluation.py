@@ -35,11 +35,6 @@ EVAL_MODELS = "eval"
 """models/eval/: the evaluation's fits of the hybrid's parts, which ``eval_hybrid`` loads."""
 
 
-def candidates(settings: Settings) -> dict[str, Recommender]:
-    """The models compared in the evaluation, by name, configured as in production."""
-    return {name: make(settings) for name, make in CANDIDATES.items()}
-
-
 def _score(
     context: dg.AssetExecutionContext,
     data_root: DataRoot,
