@@ -67,6 +67,14 @@ def test_whole_graph_on_demo_data(tmp_path):
     assert len(checks) == 10 and all(c.passed for c in checks)
     page = (tmp_path / "published" / "report.html").read_text()
     assert page.count("<svg") >= 3 and "hybrid" in page
+    staged = next(
+        e.materialization
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey("recommendations")
+    )
+    lineage = staged.metadata["dagster/column_lineage"].value.deps_by_column
+    assert {d.asset_key.to_user_string() for d in lineage["item_id"]} == {"ratings"}
+    assert staged.metadata["dagster/row_count"].value == live.height
     mat = result.asset_materializations_for_node("ratings")[0]
     assert mat.metadata["dagster/row_count"].value == ratings.height
     assert "dagster/column_schema" in mat.metadata

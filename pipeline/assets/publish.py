@@ -99,7 +99,8 @@ def stage_recommendations(
         data_root.warehouse(STAGED),
         lambda tmp: lazy.sink_parquet(tmp, row_group_size=ROW_GROUP, statistics=True),
     )
-    info = {"n": n, "run_id": run_id, "buckets": BUCKETS, "settings": effective.to_dict()}
+    used = effective.to_dict()
+    info = {"n": n, "run_id": run_id, "buckets": BUCKETS, "settings": used}
     write_json_atomic(info, data_root.warehouse(STAGED_INFO))
     for old in folder.parent.iterdir():  # this run's buckets, and any a failed run left
         shutil.rmtree(old, ignore_errors=True)
@@ -110,10 +111,11 @@ def stage_recommendations(
             None,
             metadata={
                 **parquet_metadata(out),
+                "dagster/column_lineage": column_lineage(LINEAGE),
                 "users": users,
                 "n": n,
                 "buckets": BUCKETS,
-                "settings": dg.MetadataValue.json(effective.to_dict()),
+                "settings": dg.MetadataValue.json(used),
             },
             data_version=data_version(out),
         )
