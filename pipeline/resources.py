@@ -59,12 +59,13 @@ class DataRoot(dg.ConfigurableResource):
             mirror.push(self._since_ns)
 
     def path(self, *parts: str) -> Path:
-        """A path under the root (parent folders created); it may not escape the root."""
+        """A path under the root (parent folders created; a folder itself too when the last
+        part is ``"."``); it may not escape the root."""
         base = self.base
         target = base.joinpath(*parts).resolve()
         if not target.is_relative_to(base):
             raise ValueError(f"path {'/'.join(parts)!r} escapes the data root {base}")
-        target.parent.mkdir(parents=True, exist_ok=True)
+        (target if parts and parts[-1] == "." else target.parent).mkdir(parents=True, exist_ok=True)
         mirror = self.mirror
         if mirror is not None:
             mirror.fetch(target.relative_to(base).as_posix())
@@ -72,9 +73,7 @@ class DataRoot(dg.ConfigurableResource):
 
     @property
     def raw_dir(self) -> Path:
-        folder = self.path("raw", ".")
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
+        return self.path("raw", ".")
 
     def warehouse(self, *parts: str) -> Path:
         return self.path("warehouse", *parts)
@@ -84,8 +83,4 @@ class DataRoot(dg.ConfigurableResource):
 
     def published(self, *parts: str) -> Path:
         """A path under ``published/`` (the folder itself without ``parts``)."""
-        if not parts:
-            folder = self.path("published", ".")
-            folder.mkdir(parents=True, exist_ok=True)
-            return folder
-        return self.path("published", *parts)
+        return self.path("published", *(parts or (".",)))
