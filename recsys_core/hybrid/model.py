@@ -207,11 +207,9 @@ class Hybrid(Recommender):
         for block in user_blocks(idx, size):
             lists = self.lists_block(block, n)
             parts.append((block[lists.rows], lists.ranks, lists.items, lists.scores, lists.source))
-        if not parts:
-            e = np.empty(0, dtype=np.int64)
-            return TopN(e, e, e, np.empty(0)), e
-        u, r, i, s, src = (np.concatenate(c) for c in zip(*parts, strict=True))
-        return TopN(u, r.astype(np.int64), i, s), src
+        sources = [p[4] for p in parts]
+        src = np.concatenate(sources) if sources else np.empty(0, dtype=np.int64)
+        return TopN.concat([p[:4] for p in parts]), src
 
     def score_users(self, users: np.ndarray) -> np.ndarray:
         """Blended z-scores (NaN where no component scores); ranking uses :meth:`lists_block`."""

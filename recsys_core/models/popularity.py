@@ -112,11 +112,7 @@ class Popularity(Recommender):
             r, c = np.nonzero(~seen & (rank <= n))
             items = order[c]
             parts.append((block[r], rank[r, c], items, scores[items]))
-        if not parts:
-            e = np.empty(0, dtype=np.int64)
-            return TopN(e, e, e, np.empty(0, dtype=np.float64))
-        u, r, i, s = (np.concatenate(col) for col in zip(*parts, strict=True))
-        return TopN(u, r.astype(np.int64), i.astype(np.int64), s.astype(np.float64))
+        return TopN.concat(parts)
 
     def _predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         known = items >= 0

@@ -7,7 +7,7 @@ user gets ``min(n, number of scorable unseen items)`` rows and never a sentinel 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +38,21 @@ class TopN:
     ranks: np.ndarray
     items: np.ndarray
     scores: np.ndarray
+
+    @classmethod
+    def concat(cls, parts: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]) -> TopN:
+        """One TopN from per-block ``(users, ranks, items, scores)`` in order (empty: no rows);
+        indices as int64, scores as float64."""
+        if not parts:
+            empty = np.empty(0, dtype=np.int64)
+            return cls(empty, empty, empty, np.empty(0, dtype=np.float64))
+        u, r, i, s = (np.concatenate(col) for col in zip(*parts, strict=True))
+        return cls(
+            u.astype(np.int64, copy=False),
+            r.astype(np.int64, copy=False),
+            i.astype(np.int64, copy=False),
+            s.astype(np.float64, copy=False),
+        )
 
 
 def auto_block_size(n_items: int, budget: int = SCORE_BUDGET) -> int:
@@ -130,8 +145,4 @@ def block_topn(
         starts = np.searchsorted(rows, np.arange(len(block)))
         ranks = np.arange(len(rows)) - starts[rows] + 1
         parts.append((block[rows], ranks, cols, vals))
-    if not parts:
-        empty = np.empty(0, dtype=np.int64)
-        return TopN(empty, empty, empty, np.empty(0, dtype=np.float64))
-    u, r, i, s = (np.concatenate(col) for col in zip(*parts, strict=True))
-    return TopN(u, r.astype(np.int64), i.astype(np.int64), s)
+    return TopN.concat(parts)

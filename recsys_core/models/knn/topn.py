@@ -48,11 +48,7 @@ def knn_topn(
         size = block_size or max(1, TOPN_BUDGET // seen.shape[1])
         return block_topn(partial(rank_scores, model), seen, users, n, size)
     parts = [_sparse_block(model, block, n) for block in _blocks(users, cost, block_size)]
-    if not parts:
-        empty = np.empty(0, dtype=np.int64)
-        return TopN(empty, empty, empty, np.empty(0))
-    u, r, i, v = (np.concatenate(col) for col in zip(*parts, strict=True))
-    return TopN(u, r, i, v)
+    return TopN.concat(parts)
 
 
 def _sparse_block(model: KNNBase, block: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
