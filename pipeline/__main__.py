@@ -35,7 +35,7 @@ def _execute(instance: dg.DagsterInstance | None):
 
 
 def run() -> int:
-    """Run the nightly job in-process against the project's Dagster instance."""
+    """Run the nightly job once (with the configured executor) against the project's instance."""
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
     root = DataRoot()
     with open(root.path(".run.lock"), "w") as lock:
