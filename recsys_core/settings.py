@@ -1,9 +1,14 @@
 """Layered run settings: built-in defaults < project file < per-run overrides.
 
-Each layer is a plain mapping with the shape of :class:`Settings` (sections of keys). Rules:
+Each section is a :class:`recsys_core.params.Params` model; a model's section IS its
+hyperparameter model (``models.item_knn`` is :class:`KNNParams`, ``hybrid`` is
+:class:`BlendParams`), so there is one source of truth. Each layer is a plain mapping with the
+shape of :class:`Settings`. Rules:
 
 - later layers win key by key; nested sections (and mapping-valued keys such as a model's
   ``sim_options``) merge key by key instead of replacing the whole section;
+- one exception: a list-valued or grid-valued key (``tuning.grid``) is replaced whole, so a
+  layer can narrow it;
 - no layer is ever mutated, and the merged result shares no mutable object with any layer;
 - every layer is checked on its own (on top of the defaults) before merging, so an unknown key,
   a wrong type or a bad value is a :class:`ConfigError` that names the key path, the layer it
@@ -13,312 +18,373 @@ Each layer is a plain mapping with the shape of :class:`Settings` (sections of k
 from __future__ import annotations
 
 import copy
-import dataclasses
-import types
-import typing
+import re
+import zoneinfo
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+
+from recsys_core.data.readers import parse_line_format
 from recsys_core.errors import ConfigError
+from recsys_core.hybrid.model import BlendParams
 from recsys_core.hybrid.rating_blend import RatingBlendParams
 from recsys_core.models.knn.options import KNNParams
 from recsys_core.models.mf.pure_svd import PureSVDParams
 from recsys_core.models.mf.svd import SVDParams
 from recsys_core.models.popularity import PopularityParams
-from recsys_core.params import as_dict, closest, require
+from recsys_core.params import WHOLE, BadKey, ListAsTuple, Params, as_dict, describe, plain
+
+__all__ = [
+    "DEFAULT_GRID",
+    "TUNED_BY",
+    "AutomationSettings",
+    "EvaluationSettings",
+    "ExecutionSettings",
+    "IngestSettings",
+    "Layer",
+    "ModelsSettings",
+    "PublishSettings",
+    "Settings",
+    "SplitSettings",
+    "TopNSettings",
+    "TuningSettings",
+    "hybrid_params",
+    "merge",
+    "resolve",
+]
 
 
-@dataclass(frozen=True, kw_only=True)
-class IngestSettings:
+class IngestSettings(Params):
     """Reading raw files (Surprise's reader vocabulary) and the bad-row tolerance."""
 
     line_format: str | None = None
-    sep: str | None = None
-    rating_scale: tuple[float, float] = (1.0, 5.0)
-    skip_lines: int = 0
-    max_bad_fraction: float = 0.05
+    """Field names in file order, space-separated, from ``user item rating timestamp`` (other
+    names are ignored columns); None: from the header, else by the number of columns."""
+    sep: str | None = Field(None, min_length=1)
+    """Field separator (any non-empty string, e.g. ``::``); None sniffs the first data line."""
+    rating_scale: Annotated[tuple[float, float], ListAsTuple] = (1.0, 5.0)
+    """``[lowest, highest]`` valid rating, both inclusive (MovieLens' 1-5 stars)."""
+    skip_lines: int = Field(0, ge=0)
+    """Lines to skip at the top of each text file (before any header)."""
+    max_bad_fraction: float = Field(0.05, ge=0, le=1)
+    """Fail the run when more than this share of rows is bad (quarantined rows above 5% point
+    at a wrong format rather than at a few broken lines)."""
 
-    def __post_init__(self) -> None:
-        require(
-            0 <= self.max_bad_fraction <= 1, "max_bad_fraction", self.max_bad_fraction, "in [0, 1]"
-        )
+    @field_validator("line_format")
+    @classmethod
+    def _parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_line_format(value)  # ConfigError naming what is missing
+        return value
+
+    @field_validator("rating_scale")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not value[0] < value[1]:
+            raise ValueError("expected [lowest, highest] with lowest < highest")
+        return value
 
 
-@dataclass(frozen=True, kw_only=True)
-class SplitSettings:
+class SplitSettings(Params):
     """The evaluation hold-out: seeded random split of the ratings."""
 
-    test_fraction: float = 0.2
-    random_state: int = 42
+    test_fraction: float = Field(0.2, gt=0, lt=1)
+    """Share of the ratings held out for evaluation (the usual 80/20)."""
+    random_state: int = Field(42, ge=0)
+    """Seed of the split (fixed: runs compare on the same hold-out)."""
 
-    def __post_init__(self) -> None:
-        require(0 < self.test_fraction < 1, "test_fraction", self.test_fraction, "in (0, 1)")
 
-
-@dataclass(frozen=True, kw_only=True)
-class EvaluationSettings:
+class EvaluationSettings(Params):
     """Ranking metrics at ``k``; relevant = test rating >= ``threshold``."""
 
-    k: int = 10
+    k: int = Field(10, ge=1)
+    """Length of the lists the metrics judge (NDCG@k, precision@k...), as many as published."""
     threshold: float = 4.0
-
-    def __post_init__(self) -> None:
-        require(self.k >= 1, "k", self.k, ">= 1")
+    """A test rating at or above this is relevant (4 of 5 stars: liked)."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class TopNSettings:
-    """The published lists: ``n`` items per user, computed for ``block_size`` users at a time
-    (None: sized to hold about 4M scores; only speed and memory change)."""
+class TopNSettings(Params):
+    """The published lists."""
 
-    n: int = 10
-    block_size: int | None = None
-
-    def __post_init__(self) -> None:
-        require(self.n >= 1, "n", self.n, ">= 1")
-        require(
-            self.block_size is None or self.block_size >= 1, "block_size", self.block_size, ">= 1"
-        )
+    n: int = Field(10, ge=1)
+    """Items per user."""
+    block_size: int | None = Field(None, ge=1)
+    """Users ranked at once (None: sized to hold about 4M scores); only speed and memory
+    change."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class AutomationSettings:
+MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+WEEKDAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
+CRON_FIELDS = (
+    ("minute", 0, 59, []),
+    ("hour", 0, 23, []),
+    ("day of month", 1, 31, []),
+    ("month", 1, 12, MONTHS),
+    ("day of week", 0, 7, WEEKDAYS),
+)
+CRON_ITEM = re.compile(r"^(?:(\*)|([a-z0-9]+)(?:-([a-z0-9]+))?)(?:/(\d+))?$")
+
+
+def check_cron(expression: str) -> None:
+    """Raise ``ValueError`` unless ``expression`` is a valid 5-field cron expression: minute
+    0-59, hour 0-23, day 1-31, month 1-12 or jan-dec, weekday 0-7 or sun-sat; each field a
+    comma list of ``*``, ``a``, ``a-b``, ``*/n`` or ``a-b/n``."""
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(f"expected 5 fields (minute hour day month weekday), got {len(fields)}")
+    for text, (name, lo, hi, names) in zip(fields, CRON_FIELDS, strict=True):
+        for item in text.lower().split(","):
+            match = CRON_ITEM.match(item)
+            if not match:
+                raise ValueError(f"{name} {item!r} is not *, a, a-b, */n or a-b/n")
+            star, first, last, step = match.groups()
+            if step is not None and (int(step) < 1 or (not star and last is None)):
+                raise ValueError(f"{name} {item!r}: a step needs * or a range, and n >= 1")
+            if star:
+                continue
+            values = [_cron_value(v, name, lo, hi, names) for v in (first, last) if v]
+            if len(values) == 2 and values[0] > values[1]:
+                raise ValueError(f"{name} range {item!r} runs backwards")
+
+
+def _cron_value(text: str, name: str, lo: int, hi: int, names: list[str]) -> int:
+    value = names.index(text) + (1 if name == "month" else 0) if text in names else None
+    if value is None and text.isdigit():
+        value = int(text)
+    if value is None or not lo <= value <= hi:
+        allowed = f"{lo}-{hi}" + (f" or {names[0]}-{names[-1]}" if names else "")
+        raise ValueError(f"{name} {text!r} is outside {allowed}")
+    return value
+
+
+class AutomationSettings(Params):
     """When runs start: the nightly schedule and the new-raw-file sensor (read at load time)."""
 
     cron: str = "0 2 * * *"
+    """The nightly schedule (5-field cron); 02:00, when nobody is using the lists."""
     timezone: str = "UTC"
-    sensor_interval_seconds: int = 60
-    settle_seconds: float = 30.0
+    """IANA time zone the schedule runs in (e.g. ``Europe/Paris``)."""
+    sensor_interval_seconds: int = Field(60, ge=1)
+    """How often the sensor looks for new raw files."""
+    settle_seconds: float = Field(30.0, ge=0)
+    """A new file must be unchanged this long before a run starts (so half-copied files are
+    not read)."""
 
-    def __post_init__(self) -> None:
-        require(len(self.cron.split()) == 5, "cron", self.cron, "a 5-field cron expression")
-        require(
-            self.sensor_interval_seconds >= 1,
-            "sensor_interval_seconds",
-            self.sensor_interval_seconds,
-            ">= 1",
-        )
-        require(self.settle_seconds >= 0, "settle_seconds", self.settle_seconds, ">= 0")
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        check_cron(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not an IANA time zone such as 'UTC' or 'Europe/Paris'") from None
+        return value
 
 
-EXECUTORS = ("in_process", "multiprocess", "k8s")
-
-
-@dataclass(frozen=True, kw_only=True)
-class ExecutionSettings:
-    """How a run's steps execute (read when the code location loads, like ``automation``).
-
-    ``executor``: ``in_process`` runs every step in the run's process (least overhead: the
-    right choice on one small machine); ``multiprocess`` runs independent steps (the models,
-    the per-model evaluations, the top-N buckets) in parallel child processes, at most
-    ``max_concurrent`` at once (0: one per CPU); ``k8s`` runs each step as a Kubernetes job
-    (needs the dagster-k8s package, a cluster and an object-store data root). ``buckets``: the
-    users are split by a stable hash of their id into this many buckets, each ranked in its own
-    step; the combined table is the same for any number of buckets.
-    """
+class ExecutionSettings(Params):
+    """How a run's steps execute (read when the code location loads, like ``automation``)."""
 
     executor: Literal["in_process", "multiprocess", "k8s"] = "in_process"
-    max_concurrent: int = 0
-    buckets: int = 1
-
-    def __post_init__(self) -> None:
-        require(self.executor in EXECUTORS, "executor", self.executor, f"one of {EXECUTORS}")
-        require(self.max_concurrent >= 0, "max_concurrent", self.max_concurrent, ">= 0")
-        require(1 <= self.buckets <= 256, "buckets", self.buckets, "in [1, 256]")
-
-
-@dataclass(frozen=True, kw_only=True)
-class ModelsSettings:
-    """Hyperparameters of each model, keyed as the models' own keyword arguments."""
-
-    popularity: PopularityParams = field(default_factory=PopularityParams)
-    item_knn: KNNParams = field(default_factory=KNNParams)
-    svd: SVDParams = field(default_factory=SVDParams)
-    pure_svd: PureSVDParams = field(default_factory=PureSVDParams)
-    rating_blend: RatingBlendParams = field(default_factory=RatingBlendParams)
+    """``in_process`` runs every step in the run's process (least overhead: the right choice on
+    one small machine); ``multiprocess`` runs independent steps (the models, the per-model
+    evaluations, the top-N buckets) in parallel child processes; ``k8s`` runs each step as a
+    Kubernetes job (needs the dagster-k8s package, a cluster and an object-store data root)."""
+    max_concurrent: int = Field(0, ge=0)
+    """``multiprocess``: at most this many steps at once (0: one per CPU)."""
+    buckets: int = Field(1, ge=1, le=256)
+    """The users are split by a stable hash of their id into this many buckets, each ranked in
+    its own step; the combined table is the same for any number of buckets."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class HybridSettings:
-    """The published blend of ``models.item_knn`` and ``models.pure_svd`` with popularity
-    backfill (see :class:`recsys_core.hybrid.model.HybridParams`)."""
+class ModelsSettings(Params):
+    """Hyperparameters of each model: each section is the model's own parameter model."""
 
-    weights: dict[str, float] = field(default_factory=dict)
-    cold_user_ratings: int = 5
-    cold_item_ratings: int = 5
-    cold_item_slots: int = 1
-    tune: bool = True
-    validation_fraction: float = 0.2
-    random_state: int = 0
-    tune_users: int = 1000
+    popularity: PopularityParams = Field(default_factory=PopularityParams)
+    """:class:`recsys_core.Popularity`: the baseline and the hybrid's fallback."""
+    item_knn: KNNParams = Field(default_factory=KNNParams)
+    """:class:`recsys_core.KNNWithMeans`: a hybrid component."""
+    biased_mf: SVDParams = Field(default_factory=SVDParams)
+    """:class:`recsys_core.SVD`: biased matrix factorisation, for rating predictions."""
+    pure_svd: PureSVDParams = Field(default_factory=PureSVDParams)
+    """:class:`recsys_core.PureSVD`: a hybrid component."""
+    rating_blend: RatingBlendParams = Field(default_factory=RatingBlendParams)
+    """:class:`recsys_core.hybrid.rating_blend.RatingBlend`: the stacked rating predictor."""
 
+
+TUNED_BY = {"item_knn": "ndcg", "biased_mf": "rmse"}
+"""The models the tuning job tunes, each by the metric its job is judged on."""
 
 DEFAULT_GRID = {
     "item_knn": {"k": [20, 40], "sim_options": {"name": ["msd", "cosine"]}},
-    "svd": {"n_factors": [30, 50], "reg_all": [0.08, 0.12]},
+    "biased_mf": {"n_factors": [30, 50], "reg_all": [0.08, 0.12]},
 }
 
 
-@dataclass(frozen=True, kw_only=True)
-class TuningSettings:
-    """The tuning job (Surprise's GridSearchCV): ``grid`` per model section, k-fold CV on the
-    training split; item_knn is chosen by NDCG@k, svd by RMSE. With ``apply``, the nightly
-    models use the best parameters found (a settings layer above the project file)."""
+class TuningSettings(Params):
+    """The tuning job (Surprise's GridSearchCV): k-fold CV on the training split; item_knn is
+    chosen by NDCG@k, biased_mf by RMSE (``TUNED_BY``)."""
 
-    grid: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_GRID))
-    n_splits: int = 3
-    random_state: int = 0
+    grid: Annotated[dict[str, dict[str, Any]], WHOLE] = Field(
+        default_factory=lambda: copy.deepcopy(DEFAULT_GRID)
+    )
+    """``models`` section -> parameter -> candidate list (nested for ``sim_options``). A layer
+    replaces the whole grid, so a project can narrow it."""
+    n_splits: int = Field(3, ge=2)
+    """Folds of the cross-validation (3: each candidate is fitted 3 times)."""
+    random_state: int = Field(0, ge=0)
+    """Seed of the folds."""
     apply: bool = False
+    """The nightly models use the best parameters found (a settings layer above the project
+    file); off by default so that a tuning run changes nothing until asked."""
 
-    def __post_init__(self) -> None:
-        require(self.n_splits >= 2, "n_splits", self.n_splits, ">= 2")
-        unknown = set(self.grid) - set(TUNED_BY)
-        require(not unknown, "grid", sorted(unknown), f"sections among {sorted(TUNED_BY)}")
-
-
-TUNED_BY = {"item_knn": "ndcg", "svd": "rmse"}
-
-
-@dataclass(frozen=True, kw_only=True)
-class PublishSettings:
-    """The quality gate before the live table changes: the hybrid's NDCG@k on the test split
-    must be at least ``min_ndcg`` and at most ``max_ndcg_drop`` below the live run's."""
-
-    min_ndcg: float = 0.05
-    max_ndcg_drop: float = 0.05
+    @field_validator("grid")
+    @classmethod
+    def _grid_names_parameters(cls, grid: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        for section, params in grid.items():
+            if section not in TUNED_BY:
+                raise BadKey(section, params, "not tuned", list(TUNED_BY))
+            _check_grid(params, ModelsSettings.model_fields[section].annotation, section)
+        return grid
 
 
-@dataclass(frozen=True, kw_only=True)
-class Settings:
+def _check_grid(grid: Mapping[str, Any], model: Any, path: str) -> None:
+    """Every key of ``grid`` is a parameter of ``model``, every leaf a non-empty list."""
+    fields = getattr(model, "model_fields", {})
+    for key, value in grid.items():
+        if key not in fields:
+            raise BadKey(f"{path}.{key}", value, "unknown parameter", list(fields))
+        if isinstance(value, Mapping):
+            _check_grid(value, fields[key].annotation, f"{path}.{key}")
+        elif not isinstance(value, list) or not value:
+            raise BadKey(f"{path}.{key}", value, "expected a non-empty list of candidates")
+
+
+class PublishSettings(Params):
+    """The quality gate before the live table changes."""
+
+    min_ndcg: float = Field(0.05, ge=0, le=1)
+    """The hybrid's NDCG@k on the test split must be at least this (far below any working
+    model, far above a broken one)."""
+    max_ndcg_drop: float = Field(0.05, ge=0, le=1)
+    """... and at most this much below the live run's (a regression guard)."""
+
+
+class Settings(Params):
     """The effective settings of a run."""
 
-    ingest: IngestSettings = field(default_factory=IngestSettings)
-    split: SplitSettings = field(default_factory=SplitSettings)
-    models: ModelsSettings = field(default_factory=ModelsSettings)
-    evaluation: EvaluationSettings = field(default_factory=EvaluationSettings)
-    topn: TopNSettings = field(default_factory=TopNSettings)
-    hybrid: HybridSettings = field(default_factory=HybridSettings)
-    publish: PublishSettings = field(default_factory=PublishSettings)
-    tuning: TuningSettings = field(default_factory=TuningSettings)
-    automation: AutomationSettings = field(default_factory=AutomationSettings)
-    execution: ExecutionSettings = field(default_factory=ExecutionSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    split: SplitSettings = Field(default_factory=SplitSettings)
+    models: ModelsSettings = Field(default_factory=ModelsSettings)
+    evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
+    topn: TopNSettings = Field(default_factory=TopNSettings)
+    hybrid: BlendParams = Field(default_factory=BlendParams)
+    """The published hybrid's blend of ``models.item_knn`` and ``models.pure_svd`` with
+    popularity backfill (see :func:`hybrid_params`)."""
+    publish: PublishSettings = Field(default_factory=PublishSettings)
+    tuning: TuningSettings = Field(default_factory=TuningSettings)
+    automation: AutomationSettings = Field(default_factory=AutomationSettings)
+    execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
+
+    @model_validator(mode="after")
+    def _weights_name_components(self) -> Settings:
+        for name, weight in self.hybrid.weights.items():
+            if name not in HYBRID_COMPONENTS:
+                raise BadKey(f"hybrid.weights.{name}", weight, "unknown", list(HYBRID_COMPONENTS))
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (JSON-ready) of every setting."""
         return as_dict(self)
 
 
+HYBRID_COMPONENTS = {"item_knn": "KNNWithMeans", "pure_svd": "PureSVD", "popularity": "Popularity"}
+"""The published hybrid's components: name (= its ``models`` section) -> model class."""
+
+RENAMED = {"models.svd": "models.biased_mf", "tuning.grid.svd": "tuning.grid.biased_mf"}
+"""Keys that changed name, so an old file gets a pointed message."""
+
 Layer = tuple[str, Mapping[str, Any]]
 
 
-def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """New mapping: ``override`` wins key by key, nested mappings merge recursively.
+def merge(
+    base: Mapping[str, Any], override: Mapping[str, Any], whole: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """New mapping: ``override`` wins key by key, nested mappings merge recursively, except at
+    the dotted paths in ``whole``, which ``override`` replaces.
 
     Neither argument is modified and the result shares no mutable value with them.
     """
+    return _merge(base, override, whole, "")
+
+
+def _merge(
+    base: Mapping[str, Any], override: Mapping[str, Any], whole: frozenset[str], path: str
+) -> dict[str, Any]:
     out = copy.deepcopy(dict(base))
     for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = merge(out[key], value)
+        at = f"{path}{key}"
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping) and at not in whole:
+            out[key] = _merge(out[key], value, whole, f"{at}.")
         else:
             out[key] = copy.deepcopy(value)
     return out
 
 
+def replaced_whole(model: type[BaseModel], path: str = "") -> frozenset[str]:
+    """Dotted paths of the fields of ``model`` (and its nested models) marked ``WHOLE``."""
+    found: set[str] = set()
+    for name, info in model.model_fields.items():
+        if any(m is WHOLE for m in info.metadata):
+            found.add(path + name)
+        elif isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+            found |= replaced_whole(info.annotation, f"{path}{name}.")
+    return frozenset(found)
+
+
 def resolve(layers: Sequence[Layer]) -> Settings:
     """Effective :class:`Settings` of ``layers`` (lowest first) on top of the defaults."""
+    whole = replaced_whole(Settings)
     defaults = Settings().to_dict()
     merged = defaults
     for name, layer in layers:
         if not isinstance(layer, Mapping):
             raise ConfigError(f"{name}: expected a mapping of sections, got {type(layer).__name__}")
-        build(Settings, merge(defaults, layer), name, check=layer)
-        merged = merge(merged, layer)
-    return build(Settings, merged, "the merged settings")
+        _renamed(layer, name)
+        validate(merge(defaults, layer, whole), name)
+        merged = merge(merged, layer, whole)
+    return validate(merged, "the merged settings")
 
 
-def build(
-    cls: type, values: Mapping[str, Any], layer: str, check: Any = None, path: str = ""
-) -> Any:
-    """Instantiate dataclass ``cls`` from nested ``values``; ``check`` (the layer's own values)
-    decides which keys are type-checked, so errors point at the layer that set them."""
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    check = check if isinstance(check, Mapping) else {}
-    for key in values:
-        if key not in names:
-            hint = closest(str(key), names)
-            suggestion = f"; did you mean {path + hint!r}?" if hint else f"; valid: {names}"
-            raise ConfigError(f"unknown key {path + str(key)!r} in {layer}{suggestion}")
-    kwargs = {}
-    for key, value in values.items():
-        hint = hints[key]
-        if dataclasses.is_dataclass(hint):
-            if not isinstance(value, Mapping):
-                raise ConfigError(
-                    f"{path + key!r} in {layer} must be a section (mapping), got {value!r}"
-                )
-            kwargs[key] = build(hint, value, layer, check.get(key), f"{path}{key}.")
-            continue
-        if key in check and not _is_instance(value, hint):
-            raise ConfigError(
-                f"{path + key!r} in {layer} must be {_type_name(hint)}, got {value!r}"
-            )
-        kwargs[key] = tuple(value) if _origin(hint) is tuple and value is not None else value
+def validate(values: Mapping[str, Any], where: str) -> Settings:
+    """:class:`Settings` from nested ``values``; a :class:`ConfigError` names ``where``."""
     try:
-        return cls(**kwargs)
-    except ConfigError as exc:
-        raise ConfigError(f"{path.rstrip('.') or 'settings'} in {layer}: {exc}") from exc
+        return Settings.model_validate(plain(dict(values)))
+    except ValidationError as exc:
+        raise ConfigError(describe(exc, Settings, where)) from None
 
 
-def _origin(hint: Any) -> Any:
-    return typing.get_origin(hint)
-
-
-def _is_instance(value: Any, hint: Any) -> bool:
-    """Whether ``value`` (from YAML/JSON) fits the annotation ``hint``."""
-    if hint is Any:
-        return True
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(_is_instance(value, a) for a in args)
-    if origin is Literal:
-        return value in args
-    if hint is type(None):
-        return value is None
-    if hint is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if origin is tuple:
-        return (
-            isinstance(value, list | tuple)
-            and len(value) == len(args)
-            and all(_is_instance(v, a) for v, a in zip(value, args, strict=True))
-        )
-    if origin in (dict, Mapping) or hint is dict:
-        return isinstance(value, Mapping)
-    if origin is list:
-        return isinstance(value, list | tuple) and all(_is_instance(v, args[0]) for v in value)
-    return isinstance(value, hint) if isinstance(hint, type) else True
-
-
-def _type_name(hint: Any) -> str:
-    if isinstance(hint, type):
-        return hint.__name__
-    return str(hint).replace("typing.", "")
+def _renamed(layer: Mapping[str, Any], where: str) -> None:
+    for old, new in RENAMED.items():
+        node: Any = layer
+        for part in old.split("."):
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if node is not None:
+            raise ConfigError(f"key {old!r} in {where} is now {new!r}: rename it")
 
 
 def hybrid_params(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments of :class:`recsys_core.Hybrid` from the settings."""
+    """Keyword arguments of :class:`recsys_core.Hybrid` from the settings: the ``hybrid``
+    section, with the components and the fallback from their ``models`` sections."""
     m = settings.models
-    return {
-        **as_dict(settings.hybrid),
-        "components": {
-            "item_knn": {"model": "KNNWithMeans", "params": as_dict(m.item_knn)},
-            "svd": {"model": "PureSVD", "params": as_dict(m.pure_svd)},
-            "popularity": {"model": "Popularity", "params": as_dict(m.popularity)},
-        },
-        "fallback": {"model": "Popularity", "params": as_dict(m.popularity)},
+    spec = {
+        name: {"model": cls, "params": as_dict(getattr(m, name))}
+        for name, cls in HYBRID_COMPONENTS.items()
     }
+    fallback = copy.deepcopy(spec["popularity"])
+    return {**as_dict(settings.hybrid), "components": spec, "fallback": fallback}

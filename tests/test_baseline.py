@@ -106,7 +106,7 @@ def test_every_option_changes_the_biases(ratings, options):
     ("options", "match"),
     [
         ({"method": "adam"}, "bsl_options.method.*adam"),
-        ({"n_epoch": 1}, "n_epoch.*'n_epochs'"),
+        ({"n_epoch": 1}, "'bsl_options.n_epoch'.*did you mean 'bsl_options.n_epochs'"),
         ({"learning_rate": 0.1}, "'learning_rate' is an SGD option"),
         ({"method": "sgd", "reg_u": 3}, "'reg_u' is an ALS option"),
         ({"n_epochs": -1}, "n_epochs"),

@@ -113,7 +113,7 @@ def test_tuning_uses_a_validation_split_disjoint_from_test():
 def test_bad_component_names_the_closest_model():
     with pytest.raises(ConfigError, match="did you mean 'KNNWithMeans'"):
         Hybrid(components={"x": {"model": "KNNWithMean"}})
-    with pytest.raises(ConfigError, match="'weights'"):
+    with pytest.raises(ConfigError, match=r"unknown key 'weights\.nope' in Hybrid"):
         Hybrid(weights={"nope": 1.0})
 
 

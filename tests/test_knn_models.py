@@ -196,7 +196,7 @@ def test_bad_params_name_the_parameter():
         ({"rank_neighbors": "both"}, "'rank_neighbors'"),
         ({"bsl_options": {"method": "adam"}}, "bsl_options.method"),
         ({"bsl_options": {"reg": 0.1}}, "'reg' is an SGD option"),
-        ({"bsl_options": {"n_epoch": 3}}, "n_epoch.*'n_epochs'"),
+        ({"bsl_options": {"n_epoch": 3}}, "n_epoch.*'bsl_options.n_epochs'"),
         ({"neighbours": 3}, "neighbours"),
     ]:
         with pytest.raises(ConfigError, match=match):

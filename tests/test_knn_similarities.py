@@ -141,8 +141,8 @@ def test_tutorial_other_predictors():
 @pytest.mark.parametrize(
     ("options", "match"),
     [
-        ({"nmae": "msd"}, "nmae.*'name'"),
-        ({"user_base": True}, "user_base.*'user_based'"),
+        ({"nmae": "msd"}, "'sim_options.nmae'.*did you mean 'sim_options.name'"),
+        ({"user_base": True}, "user_base.*'sim_options.user_based'"),
         ({"name": "jaccard"}, "sim_options.name.*jaccard"),
         ({"min_support": -1}, "min_support"),
         ({"min_support": 1.5}, "min_support"),

@@ -1,11 +1,13 @@
 """Each rule of the layered configuration."""
 
 import copy
+import json
 
 import pytest
 
-from recsys_core import ConfigError
-from recsys_core.settings import Settings, merge, resolve
+from recsys_core import ConfigError, Hybrid
+from recsys_core.hybrid.model import BlendParams
+from recsys_core.settings import TUNED_BY, Settings, hybrid_params, merge, resolve
 
 FILE = (
     "recsys.yaml",
@@ -40,8 +42,8 @@ def test_no_layer_is_mutated_and_result_is_independent():
     merged["models"]["popularity"]["damping"] = -1
     merged["topn"]["n"] = 99
     assert FILE[1] == file_before and RUN[1] == run_before
-    with pytest.raises(AttributeError):
-        resolve([FILE]).topn.n = 3  # frozen
+    with pytest.raises(ValueError, match="frozen"):
+        resolve([FILE]).topn.n = 3
 
 
 def test_unknown_key_names_key_layer_and_closest():
@@ -57,17 +59,25 @@ def test_unknown_key_names_key_layer_and_closest():
 
 
 def test_wrong_type_names_key_and_layer():
-    with pytest.raises(ConfigError, match=r"'topn.n' in recsys.yaml must be int, got 'ten'"):
+    with pytest.raises(
+        ConfigError, match=r"^invalid value for 'topn.n' in recsys.yaml: 'ten' \(.*integer"
+    ):
         resolve([("recsys.yaml", {"topn": {"n": "ten"}}), RUN])
-    with pytest.raises(ConfigError, match=r"'split' in run config must be a section"):
+    with pytest.raises(ConfigError, match=r"'split' in run config: 0.2 \(.*dictionary"):
         resolve([("run config", {"split": 0.2})])
-    with pytest.raises(ConfigError, match=r"'split.random_state' in run config must be int"):
-        resolve([("run config", {"split": {"random_state": True}})])
+    with pytest.raises(ConfigError, match=r"'split.random_state' in run config: True \(.*integer"):
+        resolve([("run config", {"split": {"random_state": True}})])  # True is not an int
 
 
 def test_bad_value_names_parameter_and_layer():
-    with pytest.raises(ConfigError, match=r"split in run config: .*'test_fraction': 1.5"):
+    with pytest.raises(ConfigError, match=r"'split.test_fraction' in run config: 1.5 \(.*less"):
         resolve([("run config", {"split": {"test_fraction": 1.5}})])
+
+
+def test_an_error_in_a_later_layer_names_that_layer():
+    good, bad = ("recsys.yaml", {"topn": {"n": 5}}), ("run config", {"topn": {"n": 0}})
+    with pytest.raises(ConfigError, match=r"'topn.n' in run config: 0"):
+        resolve([good, bad])
 
 
 def test_any_valid_values_allowed():
@@ -83,3 +93,43 @@ def test_a_component_set_to_null_is_removed():
     )
     assert "knn_users" not in s.models.rating_blend.components
     assert "svd" in s.models.rating_blend.components
+
+
+def test_a_user_grid_replaces_the_default_grid_whole():
+    default = resolve([]).tuning.grid
+    assert set(default) == set(TUNED_BY) and "sim_options" in default["item_knn"]
+    narrowed = resolve([("recsys.yaml", {"tuning": {"grid": {"item_knn": {"k": [10]}}}})])
+    assert narrowed.tuning.grid == {"item_knn": {"k": [10]}}  # nothing merged back in
+    assert narrowed.tuning.n_splits == 3  # the rest of the section still merges key by key
+    later = resolve(
+        [
+            ("recsys.yaml", {"tuning": {"grid": {"item_knn": {"k": [10]}}}}),
+            ("run config", {"tuning": {"grid": {"biased_mf": {"n_factors": [5, 10, 20]}}}}),
+        ]
+    )
+    assert later.tuning.grid == {"biased_mf": {"n_factors": [5, 10, 20]}}
+
+
+def test_the_hybrid_section_is_the_blend_params():
+    s = resolve([("recsys.yaml", {"hybrid": {"weights": {"pure_svd": 2.0}, "tune": False}})])
+    assert type(s.hybrid) is BlendParams
+    params = hybrid_params(s)
+    assert set(params["components"]) == {"item_knn", "pure_svd", "popularity"}
+    assert params["components"]["pure_svd"]["model"] == "PureSVD"
+    hybrid = Hybrid(**params)
+    assert hybrid.params.weights == {"pure_svd": 2.0} and hybrid.params.tune is False
+
+
+def test_biased_mf_is_the_svd_section_and_the_old_key_says_so():
+    s = resolve([("recsys.yaml", {"models": {"biased_mf": {"n_factors": 12}}})])
+    assert s.models.biased_mf.n_factors == 12
+    with pytest.raises(ConfigError, match=r"'models.svd' in recsys.yaml is now 'models.biased_mf'"):
+        resolve([("recsys.yaml", {"models": {"svd": {"n_factors": 12}}})])
+
+
+def test_to_dict_is_json_ready_and_round_trips():
+    s = resolve([FILE, RUN])
+    d = s.to_dict()
+    assert json.loads(json.dumps(d)) == d
+    assert d["ingest"]["rating_scale"] == [1.0, 5.0]
+    assert resolve([("saved", d)]) == s

@@ -3,8 +3,6 @@ hyperparameters, fallbacks, persistence and divergence."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import polars as pl
 import pytest
@@ -245,7 +243,7 @@ def outputs(model: SVD, frame: pl.DataFrame) -> np.ndarray:
 
 @pytest.mark.parametrize("solver", ["als", "sgd"])
 def test_every_hyperparameter_changes_the_output(ratings, solver):
-    assert {f.name for f in dataclasses.fields(SVD.Params)} == {*CHANGES, *SGD_ONLY, "solver"}
+    assert set(SVD.Params.model_fields) == {*CHANGES, *SGD_ONLY, "solver"}
     base = outputs(SVD(solver=solver, **BASE).fit(ratings), ratings)
     other = "sgd" if solver == "als" else "als"
     assert not np.allclose(outputs(SVD(solver=other, **BASE).fit(ratings), ratings), base)
@@ -287,6 +285,8 @@ def test_bad_params_name_the_parameter():
         (name,) = bad
         with pytest.raises(ConfigError, match=f"'{name}'"):
             SVD(**bad)
+    with pytest.raises(ConfigError, match=r"invalid value for 'lr_all' in SVD: '0.01'"):
+        SVD(lr_all="0.01")  # a string is not a number, even one that parses
     with pytest.raises(ConfigError, match="did you mean 'lr_all'"):
         SVD(lr_al=0.1)
     with pytest.raises(ConfigError, match="'n_factors'"):

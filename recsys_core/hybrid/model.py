@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
+from pydantic import Field, field_validator, model_validator
 
 from recsys_core.data.ids import RatingData
+from recsys_core.errors import ConfigError
 from recsys_core.hybrid.ranker import FALLBACK, BlockLists, rank_block
 from recsys_core.hybrid.scoring import blend_into, zscore_scored
 from recsys_core.models.base import Recommender, registered
-from recsys_core.params import require
+from recsys_core.params import BadKey, Params, build_params, require
 from recsys_core.ranking.topn import SCORE_BUDGET, TopN, auto_block_size, user_blocks
 
 HYBRID_BUDGET = SCORE_BUDGET // 2
@@ -38,57 +39,92 @@ DEFAULT_COMPONENTS = {
 }
 
 
-@dataclass(frozen=True, kw_only=True)
-class HybridParams:
-    """Hyperparameters of :class:`Hybrid`.
+class BlendParams(Params):
+    """The blend and cold-start part of :class:`HybridParams` (the ``hybrid`` settings
+    section: the components come from the ``models`` section)."""
 
-    Attributes:
-        components: name -> ``{"model": class name, "params": {...}}``; each must rank.
-        fallback: the model that fills what the components cannot score and serves cold users.
-        weights: name -> blend weight (``w_c``); components missing here weigh 1.
-        cold_user_ratings: users with fewer training ratings get the fallback list.
-        cold_item_ratings: items with fewer training ratings are cold (see ``cold_item_slots``).
-        cold_item_slots: slots at the end of each list reserved for the best cold items.
-        tune: choose ``weights``, ``cold_user_ratings`` and ``cold_item_slots`` on a validation
-            split of the training data by NDCG@10 (the given values are then the first
-            candidates).
-        validation_fraction, random_state: that validation split.
-        tune_users: at most this many validation users are scored while tuning (memory bound).
-    """
-
-    components: Mapping[str, Mapping[str, Any]] = field(
-        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_COMPONENTS.items()}
-    )
-    fallback: Mapping[str, Any] = field(default_factory=lambda: {"model": "Popularity"})
-    weights: Mapping[str, float] = field(default_factory=dict)
-    cold_user_ratings: int = 5
-    cold_item_ratings: int = 5
-    cold_item_slots: int = 1
+    weights: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    """Component name -> blend weight ``w_c`` of its z-scored score (finite, >= 0);
+    components missing here weigh 1, an equal blend, until tuning says otherwise."""
+    cold_user_ratings: int = Field(5, ge=0)
+    """Users with fewer training ratings get the fallback list: their few ratings make poor
+    neighbourhoods and factors (5, and tuned when ``tune``)."""
+    cold_item_ratings: int = Field(5, ge=0)
+    """Items with fewer training ratings are cold: blended scores rarely rank them, so
+    ``cold_item_slots`` reserves room for them."""
+    cold_item_slots: int = Field(1, ge=0)
+    """Slots at the end of each list reserved for the best cold items (1: new items get seen
+    at little cost; tuned when ``tune``)."""
     tune: bool = True
-    validation_fraction: float = 0.2
-    random_state: int = 0
-    tune_users: int = 1000
+    """Choose ``weights``, ``cold_user_ratings`` and ``cold_item_slots`` on a validation split
+    of the training data by NDCG@10 (the given values are the first candidates)."""
+    validation_fraction: float = Field(0.2, gt=0, lt=1)
+    """Share of the training ratings held out to tune on (the usual 80/20)."""
+    random_state: int = Field(0, ge=0)
+    """Seed of that validation split."""
+    tune_users: int = Field(1000, ge=1)
+    """At most this many validation users are scored while tuning (bounds memory and time)."""
 
-    def __post_init__(self) -> None:
-        # a component set to None (null in YAML) is removed: how a settings layer drops one
-        kept = {k: v for k, v in self.components.items() if v is not None}
-        object.__setattr__(self, "components", kept)
-        require(len(self.components) >= 1, "components", self.components, "at least one")
-        for name, spec in {**self.components, "fallback": self.fallback}.items():
-            require("model" in spec, f"components.{name}.model", spec, "a model class name")
-            registered(spec["model"])  # raises ConfigError naming the closest class
-        unknown = set(self.weights) - set(self.components)
-        require(not unknown, "weights", dict(self.weights), f"keys among {list(self.components)}")
-        require(all(w >= 0 for w in self.weights.values()), "weights", dict(self.weights), ">= 0")
-        require(self.cold_user_ratings >= 0, "cold_user_ratings", self.cold_user_ratings, ">= 0")
-        require(self.cold_item_ratings >= 0, "cold_item_ratings", self.cold_item_ratings, ">= 0")
-        require(self.cold_item_slots >= 0, "cold_item_slots", self.cold_item_slots, ">= 0")
-        require(
-            0 < self.validation_fraction < 1,
-            "validation_fraction",
-            self.validation_fraction,
-            "in (0, 1)",
-        )
+
+class HybridParams(BlendParams):
+    """Hyperparameters of :class:`Hybrid`: its models, and how they are blended."""
+
+    components: dict[str, dict[str, Any]] = Field(
+        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_COMPONENTS.items()}, min_length=1
+    )
+    """Name -> ``{"model": class name, "params": {...}}``; each model must rank. A name set to
+    None is dropped."""
+    fallback: dict[str, Any] = Field(default_factory=lambda: {"model": "Popularity"})
+    """The model that fills what the components cannot score and serves cold users."""
+
+    @field_validator("components", mode="before")
+    @classmethod
+    def _drop_none(cls, components: Any) -> Any:
+        """A component set to None (null in YAML) is removed: how a settings layer drops one."""
+        if isinstance(components, dict):
+            return {k: v for k, v in components.items() if v is not None}
+        return components
+
+    @field_validator("components")
+    @classmethod
+    def _known_models(cls, components: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for name, spec in components.items():
+            cls.check_spec(spec, f"{name}.")
+        return components
+
+    @field_validator("fallback")
+    @classmethod
+    def _known_fallback(cls, spec: dict[str, Any]) -> dict[str, Any]:
+        cls.check_spec(spec, "")
+        return spec
+
+    @staticmethod
+    def check_spec(
+        spec: dict[str, Any], at: str, keys: tuple[str, ...] = ("model", "params")
+    ) -> type:
+        """``spec`` is ``{"model": a registered class, "params": its valid parameters}`` (and
+        only ``keys``); raises :class:`BadKey` under the prefix ``at``; returns the class."""
+        for key in spec:
+            if key not in keys:
+                raise BadKey(at + key, spec[key], "unknown key", list(keys))
+        if "model" not in spec:
+            raise BadKey(at + "model", None, "missing: a model class name")
+        try:
+            model = registered(spec["model"])
+        except ConfigError as exc:
+            raise BadKey(at + "model", spec["model"], str(exc)) from None
+        try:
+            build_params(model.Params, spec.get("params", {}), model.__name__)
+        except ConfigError as exc:
+            raise BadKey(at + "params", spec.get("params"), str(exc)) from None
+        return model
+
+    @model_validator(mode="after")
+    def _weights_name_components(self) -> HybridParams:
+        for name, weight in self.weights.items():
+            if name not in self.components:
+                raise BadKey(f"weights.{name}", weight, "not a component", list(self.components))
+        return self
 
 
 def build(spec: Mapping[str, Any]) -> Recommender:

@@ -56,19 +56,25 @@ without, 0.323 for the previous default. Single models (default split): SVD(n_fa
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import polars as pl
+from pydantic import Field, field_validator
 
 from recsys_core.data.ids import RatingData
 from recsys_core.data.split import random_split
-from recsys_core.hybrid.model import build, components_state, restore_components, seen_mask
+from recsys_core.hybrid.model import (
+    HybridParams,
+    build,
+    components_state,
+    restore_components,
+    seen_mask,
+)
 from recsys_core.hybrid.scoring import blend, zscore_rows
-from recsys_core.models.base import Recommender, registered
+from recsys_core.models.base import Recommender
 from recsys_core.models.knn import KNNBase
-from recsys_core.params import require
+from recsys_core.params import BadKey, Params
 
 DEFAULT_RATING_COMPONENTS = {
     "svd": {"model": "SVD", "params": {"n_factors": 20}},
@@ -94,51 +100,47 @@ SPEC_KEYS = {"model", "params", "keep_similarities"}
 """Keys of a component spec."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class RatingBlendParams:
-    """Hyperparameters of :class:`RatingBlend` (see the module docstring).
+class RatingBlendParams(Params):
+    """Hyperparameters of :class:`RatingBlend` (see the module docstring)."""
 
-    Attributes:
-        components: name -> ``{"model": class name, "params": {...}}`` of a rating model; a
-            name set to None is dropped (how a settings layer removes a default component).
-            A KNN component may add ``"keep_similarities": True``: when refitted on all
-            training ratings it keeps the similarities of its validation fit
-            (:meth:`KNNBase.with_ratings`: only means, baselines and neighbour ratings are
-            recomputed) instead of being fitted anew; cheaper, slightly worse (see the module
-            docstring).
-        ridge: ridge penalty of the stacking coefficients.
-        validation_fraction, random_state: the split of the training ratings on which the
-            coefficients are fitted.
-    """
-
-    components: Mapping[str, Mapping[str, Any]] = field(
-        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_RATING_COMPONENTS.items()}
+    components: dict[str, dict[str, Any]] = Field(
+        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_RATING_COMPONENTS.items()},
+        min_length=1,
     )
-    ridge: float = 1.0
-    validation_fraction: float = 0.2
-    random_state: int = 0
+    """Name -> ``{"model": class name, "params": {...}}`` of a rating model; a name set to None
+    is dropped (how a settings layer removes a default component). A KNN component may add
+    ``"keep_similarities": True``: when refitted on all training ratings it keeps the
+    similarities of its validation fit (:meth:`KNNBase.with_ratings`: only means, baselines
+    and neighbour ratings are recomputed) instead of being fitted anew; cheaper, slightly
+    worse. The defaults are chosen in the module docstring."""
+    ridge: float = Field(1.0, ge=0)
+    """Ridge penalty ``alpha`` of the stacking coefficients, minimising
+    ``||X a - r||^2 + alpha ||a||^2`` (1: a light pull toward 0 for the 3 x (components + 1)
+    coefficients)."""
+    validation_fraction: float = Field(0.2, gt=0, lt=1)
+    """Share of the training ratings on which the coefficients are fitted (the components are
+    fitted on the rest first)."""
+    random_state: int = Field(0, ge=0)
+    """Seed of that split."""
 
-    def __post_init__(self) -> None:
-        # a component set to None (null in YAML) is removed: how a settings layer drops one
-        kept = {k: v for k, v in self.components.items() if v is not None}
-        object.__setattr__(self, "components", kept)
-        require(len(self.components) >= 1, "components", self.components, "at least one")
-        for name, spec in self.components.items():
-            require("model" in spec, f"components.{name}.model", spec, "a model class name")
-            unknown = set(spec) - SPEC_KEYS
-            require(not unknown, f"components.{name}", spec, f"keys among {sorted(SPEC_KEYS)}")
-            model = registered(spec["model"])
+    @field_validator("components", mode="before")
+    @classmethod
+    def _drop_none(cls, components: Any) -> Any:
+        """A component set to None (null in YAML) is removed: how a settings layer drops one."""
+        if isinstance(components, dict):
+            return {k: v for k, v in components.items() if v is not None}
+        return components
+
+    @field_validator("components")
+    @classmethod
+    def _known_models(cls, components: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for name, spec in components.items():
+            model = HybridParams.check_spec(spec, f"{name}.", tuple(sorted(SPEC_KEYS)))
             keep = spec.get("keep_similarities", False)
-            ok = keep is False or (keep is True and issubclass(model, KNNBase))
-            where = f"components.{name}.keep_similarities"
-            require(ok, where, keep, "true (KNN models only) or false")
-        require(self.ridge >= 0, "ridge", self.ridge, ">= 0")
-        require(
-            0 < self.validation_fraction < 1,
-            "validation_fraction",
-            self.validation_fraction,
-            "in (0, 1)",
-        )
+            if not (keep is False or (keep is True and issubclass(model, KNNBase))):
+                where = f"{name}.keep_similarities"
+                raise BadKey(where, keep, "expected true (KNN models only) or false")
+        return components
 
 
 class RatingBlend(Recommender):

@@ -136,9 +136,7 @@ def _arg(key: str) -> str:
 
 
 def _params(p) -> dict:
-    import dataclasses
-
-    return {f.name: getattr(p, f.name) for f in dataclasses.fields(p)}
+    return dict(p)  # a pydantic model iterates as (field name, value) pairs
 
 
 def _validation_users(

@@ -35,17 +35,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
+from pydantic import Field, model_validator
 
 from recsys_core.data.ids import RatingData
 from recsys_core.errors import ConfigError, DataError
 from recsys_core.models.base import Recommender
-from recsys_core.params import build_params, require
+from recsys_core.params import BadKey, Params, build_params
 
 log = logging.getLogger(__name__)
 
@@ -54,47 +54,45 @@ SGD_DEFAULTS = {"n_epochs": 20, "reg": 0.02, "learning_rate": 0.005}
 METHOD_KEYS = {"als": ("reg_i", "reg_u"), "sgd": ("reg", "learning_rate")}
 
 
-@dataclass(frozen=True, kw_only=True)
-class BaselineOptions:
-    """Surprise's ``bsl_options``, validated; unset keys take the chosen method's default.
-
-    Attributes:
-        method: ``"als"`` (default) or ``"sgd"``.
-        n_epochs: passes over the ratings (ALS 10, SGD 20).
-        reg_i, reg_u: ALS regularisation of item and user biases (10 and 15).
-        reg: SGD regularisation (0.02).
-        learning_rate: SGD step (0.005).
-    """
+class BaselineOptions(Params):
+    """Surprise's ``bsl_options``, validated; unset keys take the chosen method's default
+    (``ALS_DEFAULTS`` or ``SGD_DEFAULTS``); setting a key of the other method is an error."""
 
     method: Literal["als", "sgd"] = "als"
-    n_epochs: int | None = None
-    reg_i: float | None = None
-    reg_u: float | None = None
-    reg: float | None = None
-    learning_rate: float | None = None
+    """How the biases are fitted: ``"als"`` (alternating closed-form updates, Surprise's
+    default) or ``"sgd"`` (see the module docstring for both update rules)."""
+    n_epochs: int | None = Field(None, ge=0)
+    """Passes over the ratings; default 10 for ALS, 20 for SGD (Surprise's defaults)."""
+    reg_i: float | None = Field(None, ge=0)
+    """ALS: ``reg_i`` in ``b_i = sum (r_ui - mu - b_u) / (reg_i + |U_i|)``; default 10
+    (Surprise's): an item's bias counts as if it had 10 extra ratings at the mean."""
+    reg_u: float | None = Field(None, ge=0)
+    """ALS: ``reg_u`` in ``b_u = sum (r_ui - mu - b_i) / (reg_u + |I_u|)``; default 15
+    (Surprise's)."""
+    reg: float | None = Field(None, ge=0)
+    """SGD: ``reg`` in ``b <- b + learning_rate * (e_ui - reg * b)``; default 0.02
+    (Surprise's)."""
+    learning_rate: float | None = Field(None, gt=0)
+    """SGD: the step ``learning_rate`` of the same update; default 0.005 (Surprise's)."""
 
-    def __post_init__(self) -> None:
-        require(self.method in METHOD_KEYS, "bsl_options.method", self.method, "'als' or 'sgd'")
-        other = "sgd" if self.method == "als" else "als"
+    @model_validator(mode="before")
+    @classmethod
+    def _method_defaults(cls, values: Any) -> Any:
+        """Refuse the other method's keys; fill this method's unset keys with its defaults."""
+        if not isinstance(values, dict) or values.get("method", "als") not in METHOD_KEYS:
+            return values  # field validation reports it
+        method = values.get("method", "als")
+        other = "sgd" if method == "als" else "als"
         for key in METHOD_KEYS[other]:
-            if getattr(self, key) is not None:
-                raise ConfigError(
-                    f"bsl_options key {key!r} is an {other.upper()} option, but method is "
-                    f"{self.method!r} (it uses {', '.join(METHOD_KEYS[self.method])})"
+            if values.get(key) is not None:
+                raise BadKey(
+                    key,
+                    values[key],
+                    f"{key!r} is an {other.upper()} option, but method is {method!r} "
+                    f"(it uses {', '.join(METHOD_KEYS[method])})",
                 )
-        defaults = ALS_DEFAULTS if self.method == "als" else SGD_DEFAULTS
-        for key, default in defaults.items():
-            value = getattr(self, key)
-            value = default if value is None else value
-            if key == "n_epochs":
-                ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
-                require(ok and value >= 0, "bsl_options.n_epochs", value, "an int >= 0")
-                value = int(value)
-            else:
-                ok = isinstance(value, int | float | np.number) and not isinstance(value, bool)
-                require(ok and value >= 0, f"bsl_options.{key}", value, "a number >= 0")
-                value = float(value)
-            object.__setattr__(self, key, value)
+        defaults = ALS_DEFAULTS if method == "als" else SGD_DEFAULTS
+        return {**values, **{k: v for k, v in defaults.items() if values.get(k) is None}}
 
 
 def baseline_options(value: BaselineOptions | Mapping[str, Any] | None) -> BaselineOptions:
@@ -183,19 +181,12 @@ def baseline_estimates(
     return out
 
 
-@dataclass(frozen=True, kw_only=True)
-class BaselineOnlyParams:
-    """Hyperparameters of :class:`BaselineOnly`.
+class BaselineOnlyParams(Params):
+    """Hyperparameters of :class:`BaselineOnly`."""
 
-    Attributes:
-        bsl_options: Surprise's baseline options (a dict or :class:`BaselineOptions`); see the
-            module docstring for the keys and their defaults.
-    """
-
-    bsl_options: BaselineOptions = field(default_factory=BaselineOptions)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "bsl_options", baseline_options(self.bsl_options))
+    bsl_options: BaselineOptions = Field(default_factory=BaselineOptions)
+    """Surprise's baseline options (a dict or :class:`BaselineOptions`); see the module
+    docstring for the keys, their formulas and their defaults."""
 
 
 class BaselineOnly(Recommender):

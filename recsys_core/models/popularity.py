@@ -2,49 +2,35 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import polars as pl
+from pydantic import Field
 
 from recsys_core.data.ids import RatingData
 from recsys_core.errors import DataError
 from recsys_core.models.base import Recommender
-from recsys_core.params import require
+from recsys_core.params import Params
 from recsys_core.ranking.topn import SCORE_BUDGET, TopN
 
 SECONDS_PER_DAY = 86_400
 
 
-@dataclass(frozen=True, kw_only=True)
-class PopularityParams:
-    """Hyperparameters of :class:`Popularity`.
-
-    Attributes:
-        score: what ranks items: ``"count"`` (number of ratings, the default) or
-            ``"damped_mean"`` (see below).
-        damping: ``d`` in the damped mean rating of item i,
-            ``(sum_u r_ui + d * mu) / (n_i + d)``, where ``mu`` is the global mean and ``n_i`` the
-            item's rating count. It shrinks items with few ratings toward ``mu``.
-        window_days: if set, ``count`` only counts ratings from the last ``window_days`` days
-            before the newest training timestamp (needs timestamps). The damped mean always uses
-            every rating.
-    """
+class PopularityParams(Params):
+    """Hyperparameters of :class:`Popularity`."""
 
     score: Literal["count", "damped_mean"] = "count"
-    damping: float = 5.0
-    window_days: float | None = None
-
-    def __post_init__(self) -> None:
-        require(self.score in ("count", "damped_mean"), "score", self.score, "count|damped_mean")
-        require(self.damping >= 0, "damping", self.damping, ">= 0")
-        require(
-            self.window_days is None or self.window_days > 0,
-            "window_days",
-            self.window_days,
-            "None or > 0",
-        )
+    """What ranks items: ``"count"``, the number of ratings (default: what users rate most is
+    the strongest non-personal signal for top-N), or ``"damped_mean"`` (see ``damping``)."""
+    damping: float = Field(5.0, ge=0)
+    """``d`` in the damped mean rating of item i, ``(sum_u r_ui + d * mu) / (n_i + d)``, with
+    ``mu`` the global mean and ``n_i`` the item's rating count: it shrinks items with few
+    ratings toward ``mu`` (5: an item needs a handful of ratings to move away from it)."""
+    window_days: float | None = Field(None, gt=0)
+    """If set, ``count`` only counts ratings from the last ``window_days`` days before the
+    newest training timestamp (needs timestamps); the damped mean always uses every rating.
+    None (default): every rating counts."""
 
 
 class Popularity(Recommender):

@@ -2,45 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import polars as pl
 import scipy.sparse.linalg as spla
+from pydantic import Field
 
 from recsys_core.data.ids import RatingData
 from recsys_core.errors import DataError
 from recsys_core.models.base import Recommender
 from recsys_core.models.mf.factors import rows_times
-from recsys_core.params import require
+from recsys_core.params import Params
 
 
-def _is_int(x: object) -> bool:
-    return isinstance(x, int | np.integer) and not isinstance(x, bool)
+class PureSVDParams(Params):
+    """Hyperparameters of :class:`PureSVD`."""
 
-
-@dataclass(frozen=True, kw_only=True)
-class PureSVDParams:
-    """Hyperparameters of :class:`PureSVD`.
-
-    Attributes:
-        n_factors: number of singular triplets ``k`` kept (tens; must be < min(users, items)).
-        random_state: seed of the start vector ``v0`` of the ARPACK iteration.
-    """
-
-    n_factors: int = 15
-    random_state: int = 0
-
-    def __post_init__(self) -> None:
-        require(
-            _is_int(self.n_factors) and self.n_factors >= 1, "n_factors", self.n_factors, "int >= 1"
-        )
-        require(
-            _is_int(self.random_state) and self.random_state >= 0,
-            "random_state",
-            self.random_state,
-            "int >= 0",
-        )
+    n_factors: int = Field(15, ge=1)
+    """Number of singular triplets ``k`` kept (must be < min(users, items)). 15: more factors
+    fit each user's rated-or-not pattern and rank worse (see :class:`PureSVD`)."""
+    random_state: int = Field(0, ge=0)
+    """Seed of the start vector ``v0`` of the ARPACK iteration (results are reproducible)."""
 
 
 class PureSVD(Recommender):
