@@ -1,7 +1,8 @@
 """The model contract every recommender follows.
 
-A model is a class configured by keyword arguments (validated into a frozen ``Params``
-dataclass on construction, scikit-learn style: ``__init__`` only stores parameters), with
+A model is a class configured by keyword arguments (validated into its frozen ``Params`` model,
+a :class:`recsys_core.params.Params`, on construction, scikit-learn style: ``__init__`` only
+stores parameters), with
 
 - ``fit(ratings) -> self``: ``ratings`` is a polars frame ``user_id, item_id, rating[, timestamp]``;
 - ``predict(pairs) -> np.ndarray``: estimates for the ``(user_id, item_id)`` rows of ``pairs``, in
@@ -47,7 +48,7 @@ class Recommender(ABC):
     """Base class of every model; see the module docstring for the contract."""
 
     Params: ClassVar[type]
-    """Frozen dataclass holding the model's hyperparameters."""
+    """The :class:`recsys_core.params.Params` model of the model's hyperparameters."""
 
     def __init__(self, **params: Any) -> None:
         self.params = build_params(self.Params, params, where=type(self).__name__)
