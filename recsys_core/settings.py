@@ -279,17 +279,26 @@ class Settings(Params):
     """The effective settings of a run."""
 
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    """Reading the raw rating files."""
     split: SplitSettings = Field(default_factory=SplitSettings)
+    """The evaluation hold-out."""
     models: ModelsSettings = Field(default_factory=ModelsSettings)
+    """Each model's hyperparameters."""
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
+    """The metrics."""
     topn: TopNSettings = Field(default_factory=TopNSettings)
+    """The published lists."""
     hybrid: BlendParams = Field(default_factory=BlendParams)
     """The published hybrid's blend of ``models.item_knn`` and ``models.pure_svd`` with
     popularity backfill (see :func:`hybrid_params`)."""
     publish: PublishSettings = Field(default_factory=PublishSettings)
+    """The quality gate before publishing."""
     tuning: TuningSettings = Field(default_factory=TuningSettings)
+    """The tuning job."""
     automation: AutomationSettings = Field(default_factory=AutomationSettings)
+    """Schedule and sensor (read when the code location loads)."""
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
+    """Executor and top-N buckets (read when the code location loads)."""
 
     @model_validator(mode="after")
     def _weights_name_components(self) -> Settings:

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
 
-from recsys_core.errors import ConfigError
 from recsys_core.models.baseline import BaselineOptions
-from recsys_core.params import Params, build_params
-
-SIM_NAMES = ("cosine", "msd", "pearson", "pearson_baseline")
-RANK_WEIGHTS = ("binary", "rating", "centered")
-RANK_NEIGHBORS = ("candidate", "rated")
+from recsys_core.params import Params
 
 
 def _lower(value: Any) -> Any:
@@ -39,21 +33,6 @@ class SimOptions(Params):
     shrinkage: float = Field(100.0, ge=0)
     """``pearson_baseline`` only: ``sim * (n - 1) / (n - 1 + shrinkage)`` with ``n`` common
     raters; default 100 (Surprise's), shrinking weakly supported pairs toward 0."""
-
-
-def sim_options(value: SimOptions | Mapping[str, Any] | None) -> SimOptions:
-    """Validated :class:`SimOptions` from a Surprise-style dict (or None = defaults).
-
-    An unknown key raises :class:`ConfigError` naming it and the closest valid key; a bad value
-    raises :class:`ConfigError` naming the key and the value.
-    """
-    if value is None:
-        return SimOptions()
-    if isinstance(value, SimOptions):
-        return value
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"sim_options must be a dict, got {type(value).__name__}")
-    return build_params(SimOptions, dict(value), where="sim_options")
 
 
 class KNNParams(Params):
