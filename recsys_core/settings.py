@@ -37,6 +37,7 @@ from recsys_core.params import WHOLE, BadKey, ListAsTuple, Params, as_dict, desc
 
 __all__ = [
     "DEFAULT_GRID",
+    "HYBRID_COMPONENTS",
     "TUNED_BY",
     "AutomationSettings",
     "EvaluationSettings",
