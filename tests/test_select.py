@@ -70,11 +70,25 @@ def test_picks_the_known_best_candidate_and_fits_on_train_only(planted):
     result = select(PlantedForSelect, {"offset": 1.0}, grid, train, validation, k=5)
     assert result.params == {"offset": 1.0, "favourite": 3}
     trials = result.trials
-    assert trials.columns == ["params", "ndcg", "precision", "seconds"]
+    assert trials.columns == ["params", "stage", "ndcg", "precision", "seconds"]
+    assert (trials["stage"] == "grid").all(), "the best is inside the grid: no edge steps"
     assert [json.loads(p)["favourite"] for p in trials["params"]] == [0, 5, 3, 7]
     assert trials["ndcg"][2] == pytest.approx(1.0) and trials["ndcg"].max() == trials["ndcg"][2]
     sizes = list(FITTED_ON)
     assert sizes == [train.height] * 4, "a candidate was fitted on something else than train"
+
+
+@pytest.mark.parametrize(
+    ("grid", "tried", "best"), [([1, 2], [1, 2, 4, 8], 4), ([8, 16], [8, 16, 4, 2], 4)]
+)
+def test_steps_past_the_edge_while_it_improves(planted, grid, tried, best):
+    train, validation = planted  # the best favourite is 3; 4 ranks it 2nd, 2 ranks it 3rd
+    result = select(PlantedForSelect, {}, {"favourite": grid}, train, validation, k=5)
+    assert [json.loads(p)["favourite"] for p in result.trials["params"]] == tried
+    assert result.trials["stage"].to_list() == ["grid", "grid", "edge", "edge"]
+    assert result.params == {"favourite": best}
+    fixed = select(PlantedForSelect, {}, {"favourite": grid}, train, validation, edge_steps=0)
+    assert fixed.trials.height == 2
 
 
 def test_only_inner_train_and_validation_are_inputs():
