@@ -83,12 +83,16 @@ def test_picks_the_known_best_candidate_and_fits_on_train_only(planted):
 )
 def test_steps_past_the_edge_while_it_improves(planted, grid, tried, best):
     train, validation = planted  # the best favourite is 3; 4 ranks it 2nd, 2 ranks it 3rd
-    result = select(PlantedForSelect, {}, {"favourite": grid}, train, validation, k=5)
+    result = select(
+        PlantedForSelect, {}, {"favourite": grid}, train, validation, k=5, edge_keys=["favourite"]
+    )
     assert [json.loads(p)["favourite"] for p in result.trials["params"]] == tried
     assert result.trials["stage"].to_list() == ["grid", "grid", "edge", "edge"]
     assert result.params == {"favourite": best}
     fixed = select(PlantedForSelect, {}, {"favourite": grid}, train, validation, edge_steps=0)
     assert fixed.trials.height == 2
+    only_reg = select(PlantedForSelect, {}, {"favourite": grid}, train, validation)
+    assert only_reg.trials.height == 2, "the default steps past the edge of reg only"
 
 
 def test_only_inner_train_and_validation_are_inputs():
