@@ -97,6 +97,21 @@ class EASE(Recommender):
     (no NaN) unless the catalogue exceeds ``max_items``: then only the ``max_items`` most-rated
     items are used and scored, the rest are NaN. ``predict`` is NaN: scores rank, they are not
     rating estimates. Users unknown at fit time get no recommendations.
+
+    Validation NDCG@10 that chose the defaults (ML-100k: the held-out protocol's train part,
+    split again 80/20 by ``random_split(seed=0)``; relevant = rating >= 4):
+
+        reg            25     50    100    200    400    800   1600   3200
+        graded      0.219  0.232  0.242  0.253  0.253  0.247  0.239  0.229
+
+        reg = 300      binary   graded low 0.25   0.5    0.75
+                        0.235            0.251  0.252   0.247
+
+    ``reg`` stays absolute rather than relative to the mean diagonal of ``X^T X``: on half of
+    each user's ratings (mean diagonal 26 -> 14) the best ``reg`` rose to 800, on the synthetic
+    1M set (mean diagonal 154) it is >= 3200, so neither scaling transfers; the per-night
+    selection searches a log grid and steps past its edge instead. Fit: ~0.1-0.3 s on ML-100k
+    (1,682 items), ~2-5 s on 3,706 items (1M ratings) depending on load.
     """
 
     Params = EASEParams
