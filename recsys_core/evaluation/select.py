@@ -51,11 +51,12 @@ DEFAULT_GRIDS: dict[str, dict[str, Any]] = {
 }
 """Small grids per model class name.
 
-EASE: one knob, on a log2 scale around the ML-100k optimum (200): the best ``reg`` grows with the
-data (roughly x2 from ML-100k to ML-1M), so the grid reaches x4 either side; 5 fits of a
-few-second model. iALS: ``reg`` (log scale, around the ML-100k optimum) x ``n_factors`` (more
-factors pay off on more data); 9 fits. ``alpha`` and ``low_weight`` are less sensitive and stay
-at their defaults. The measurements that chose the centres are in each model's docstring."""
+EASE: one knob, on a log2 scale around the ML-100k optimum (200-400): the best ``reg`` grows
+with the data (roughly x2 from ML-100k to ML-1M), so the grid reaches x4 either side and steps
+past its edge when needed; 5 fits of a few-second model. iALS: ``reg`` (log scale, around the
+ML-100k optimum) x ``n_factors`` (more factors pay off on more data); 9 fits. ``alpha`` and
+``low_weight`` stay at their defaults (``reg`` tracks ``alpha``). The measurements that chose
+the centres are in each model's docstring."""
 
 
 @dataclass(frozen=True)
