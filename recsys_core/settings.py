@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from recsys_core.errors import ConfigError
-from recsys_core.hybrid.rating_blend import RatingBlendParams
 from recsys_core.models.knn.options import KNNParams
 from recsys_core.models.mf.pure_svd import PureSVDParams
 from recsys_core.models.mf.svd import SVDParams
 from recsys_core.models.popularity import PopularityParams
+from recsys_core.models.rating_blend import RatingBlendParams
 from recsys_core.params import as_dict, closest, require
 
 
@@ -142,7 +142,7 @@ class ModelsSettings:
 @dataclass(frozen=True, kw_only=True)
 class HybridSettings:
     """The published blend of ``models.item_knn`` and ``models.pure_svd`` with popularity
-    backfill (see :class:`recsys_core.hybrid.model.HybridParams`)."""
+    backfill (see :class:`recsys_core.ranking.hybrid.HybridParams`)."""
 
     weights: dict[str, float] = field(default_factory=dict)
     cold_user_ratings: int = 5

@@ -1,0 +1,43 @@
+"""The model registry: class name -> model class, filled explicitly by ``recsys_core/__init__``.
+
+A saved model names its class (``Recommender.save`` writes it), and a composite model's
+components name theirs (``{"model": "KNNWithMeans", "params": {...}}``); both are looked up
+here. Registration is explicit (``register`` in :mod:`recsys_core`) so that importing the
+package is enough for :meth:`Recommender.load` to find any model, in any process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from recsys_core.errors import ConfigError
+from recsys_core.params import closest
+
+_MODELS: dict[str, type] = {}
+
+
+def register(cls: type) -> type:
+    """Register ``cls`` under its class name (ConfigError if another class holds the name)."""
+    held = _MODELS.setdefault(cls.__name__, cls)
+    if held is not cls:
+        raise ConfigError(f"model name {cls.__name__!r} is already registered by {held!r}")
+    return cls
+
+
+def registered(name: str) -> type:
+    """The model class registered under ``name`` (ConfigError naming the closest otherwise)."""
+    if name not in _MODELS:
+        hint = closest(name, list(_MODELS))
+        raise ConfigError(f"unknown model {name!r}" + (f"; did you mean {hint!r}?" if hint else ""))
+    return _MODELS[name]
+
+
+def names() -> list[str]:
+    """The registered model names, sorted."""
+    return sorted(_MODELS)
+
+
+def build(spec: Mapping[str, Any]) -> Any:
+    """An unfitted model from ``{"model": class name, "params": {...}}``."""
+    return registered(spec["model"])(**dict(spec.get("params", {})))
