@@ -317,7 +317,7 @@ def hybrid_params(settings: Settings) -> dict[str, Any]:
         **as_dict(settings.hybrid),
         "components": {
             "item_knn": {"model": "KNNWithMeans", "params": as_dict(m.item_knn)},
-            "svd": {"model": "PureSVD", "params": as_dict(m.pure_svd)},
+            "pure_svd": {"model": "PureSVD", "params": as_dict(m.pure_svd)},
             "popularity": {"model": "Popularity", "params": as_dict(m.popularity)},
         },
         "fallback": {"model": "Popularity", "params": as_dict(m.popularity)},
