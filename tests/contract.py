@@ -22,6 +22,7 @@ import pytest
 
 from recsys_core import NotFittedError, Recommender
 from recsys_core.ranking.candidates import seen_mask
+from recsys_core.ranking.scorer import Scorer
 from tests.conftest import random_ratings
 
 
@@ -141,6 +142,7 @@ class ModelContract:
     # -- the scorer contract --------------------------------------------------------------------
     def test_scores_shape_and_nan_contract(self, ratings):
         model = self.make().fit(ratings)
+        assert isinstance(model, Scorer)
         users = np.arange(model.data.n_users)
         scores = np.asarray(model.score_users(users))
         assert scores.shape == (model.data.n_users, model.data.n_items)
