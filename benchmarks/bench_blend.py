@@ -25,8 +25,8 @@ import numpy as np
 import polars as pl
 
 from benchmarks.datasets import prepare, rss_mb
-from recsys_core.hybrid.model import build
-from recsys_core.hybrid.rating_blend import DEFAULT_RATING_COMPONENTS, RatingBlend
+from recsys_core.models.rating_blend import DEFAULT_RATING_COMPONENTS, RatingBlend
+from recsys_core.models.registry import build
 
 CONFIGS = {
     "default": {},

@@ -30,12 +30,12 @@ import polars as pl
 
 from benchmarks.datasets import format_rows, prepare, rss_mb
 from recsys_core import SVD, PureSVD, Recommender
-from recsys_core.hybrid.model import Hybrid
+from recsys_core.ranking.hybrid import Hybrid
 
 KNN = {"max_neighbors": 100, "rank_neighbors": "rated"}
 HYBRID = {
     "item_knn": {"model": "KNNWithMeans", "params": {"k": 40, **KNN}},
-    "svd": {"model": "PureSVD", "params": {}},
+    "pure_svd": {"model": "PureSVD", "params": {}},
     "popularity": {"model": "Popularity", "params": {}},
 }
 MODELS: dict[str, Callable[[], Recommender]] = {

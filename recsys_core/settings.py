@@ -27,13 +27,13 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from recsys_core.data.readers import parse_line_format
 from recsys_core.errors import ConfigError
-from recsys_core.hybrid.model import BlendParams
-from recsys_core.hybrid.rating_blend import RatingBlendParams
 from recsys_core.models.knn.options import KNNParams
 from recsys_core.models.mf.pure_svd import PureSVDParams
 from recsys_core.models.mf.svd import SVDParams
 from recsys_core.models.popularity import PopularityParams
+from recsys_core.models.rating_blend import RatingBlendParams
 from recsys_core.params import WHOLE, BadKey, ListAsTuple, Params, as_dict, describe, plain
+from recsys_core.ranking.hybrid import BlendParams
 
 __all__ = [
     "DEFAULT_GRID",
@@ -215,7 +215,7 @@ class ModelsSettings(Params):
     pure_svd: PureSVDParams = Field(default_factory=PureSVDParams)
     """:class:`recsys_core.PureSVD`: a hybrid component."""
     rating_blend: RatingBlendParams = Field(default_factory=RatingBlendParams)
-    """:class:`recsys_core.hybrid.rating_blend.RatingBlend`: the stacked rating predictor."""
+    """:class:`recsys_core.models.rating_blend.RatingBlend`: the stacked rating predictor."""
 
 
 TUNED_BY = {"item_knn": "ndcg", "biased_mf": "rmse"}

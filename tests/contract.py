@@ -1,5 +1,11 @@
 """The contract every model passes. Subclass :class:`ModelContract` in a ``test_*.py`` module.
 
+It includes the scorer contract (LensKit's ScorerTests idea) every ``score_users`` meets, see
+:mod:`recsys_core.ranking.scorer`: shape b x n_items, NaN only where the model cannot score and
+never +-inf, a block's rows equal to single-user scores and independent of the block's order,
+and no seen item in a top-N (which, for a plain scorer, is the brute-force ranking of its
+scores).
+
 class TestPopularityContract(ModelContract):
     @staticmethod
     def make(**overrides): return Popularity(**overrides)
@@ -15,7 +21,20 @@ import polars as pl
 import pytest
 
 from recsys_core import NotFittedError, Recommender
+from recsys_core.ranking.candidates import seen_mask
+from recsys_core.ranking.scorer import Scorer
 from tests.conftest import random_ratings
+
+
+def brute_force_topn(scores: np.ndarray, seen: np.ndarray, n: int) -> list[tuple[int, ...]]:
+    """``(row, rank, item)`` of each row's best ``n`` unseen items with a finite score, by
+    (-score, item), with an explicit per-row sort: the oracle of the ranking rule."""
+    out = []
+    for row in range(scores.shape[0]):
+        ok = [i for i in range(scores.shape[1]) if not seen[row, i] and np.isfinite(scores[row, i])]
+        ranked = sorted(ok, key=lambda i: (-scores[row, i], i))[:n]
+        out += [(row, rank, item) for rank, item in enumerate(ranked, start=1)]
+    return out
 
 
 class ModelContract:
@@ -26,6 +45,14 @@ class ModelContract:
 
     predicts_ratings: ClassVar[bool] = True
     """``predict`` returns finite rating estimates within the training rating range."""
+
+    finite_scores: ClassVar[bool] = True
+    """``score_users`` can score every (user, item): no NaN at all (otherwise NaN marks what
+    the model cannot score, e.g. no evidence or, for a blend, an item the user rated)."""
+
+    ranks_by_scores: ClassVar[bool] = True
+    """``recommend`` is the plain top-N of ``score_users`` (the hybrid adds fallback and
+    cold-start slots on top of its blend)."""
 
     @staticmethod
     def make(**overrides) -> Recommender:  # pragma: no cover - provided by subclasses
@@ -111,3 +138,39 @@ class ModelContract:
         recs = self.make().fit(frame).recommend(3)
         assert recs.schema["user_id"] == pl.String and recs.schema["item_id"] == pl.String
         assert recs.join(frame, on=["user_id", "item_id"], how="inner").height == 0
+
+    # -- the scorer contract --------------------------------------------------------------------
+    def test_scores_shape_and_nan_contract(self, ratings):
+        model = self.make().fit(ratings)
+        assert isinstance(model, Scorer)
+        users = np.arange(model.data.n_users)
+        scores = np.asarray(model.score_users(users))
+        assert scores.shape == (model.data.n_users, model.data.n_items)
+        assert scores.dtype.kind == "f"
+        assert not np.isinf(scores).any(), "+-inf is not a score: NaN means cannot score"
+        if self.finite_scores:
+            assert not np.isnan(scores).any(), "NaN where the model can score"
+        assert np.isfinite(scores).any(axis=1).all(), "a known user with no score at all"
+
+    def test_block_scores_equal_single_user_scores_in_any_order(self, ratings):
+        model = self.make().fit(ratings)
+        users = np.array([5, 0, 17, 3, 11, 8])
+        block = np.asarray(model.score_users(users))
+        for row, user in enumerate(users):
+            single = np.asarray(model.score_users(np.array([user])))
+            np.testing.assert_array_equal(single[0], block[row])
+        order = np.random.default_rng(0).permutation(len(users))
+        np.testing.assert_array_equal(np.asarray(model.score_users(users[order])), block[order])
+
+    def test_topn_has_no_seen_item_and_follows_the_scores(self, ratings):
+        model = self.make().fit(ratings)
+        users = np.arange(model.data.n_users)[::-1].copy()  # any order, as given
+        seen = seen_mask(model.data.user_items, users)
+        for n in (1, 5, 100):
+            top = model.topn_indices(n, model.data.users.raw(users), block_size=4)
+            rows = np.searchsorted(-users, -top.users)  # users descending
+            assert not seen[rows, top.items].any(), "a seen item in a top-N"
+            if self.ranks_by_scores:
+                want = brute_force_topn(np.asarray(model.score_users(users)), seen, n)
+                got = list(zip(rows.tolist(), top.ranks.tolist(), top.items.tolist(), strict=True))
+                assert got == want

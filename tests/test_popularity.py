@@ -3,9 +3,9 @@ import polars as pl
 import pytest
 
 from recsys_core import ConfigError, DataError, Popularity
-from recsys_core.ranking.topn import block_topn
+from recsys_core.ranking.candidates import seen_mask
 from tests.conftest import random_ratings
-from tests.contract import ModelContract
+from tests.contract import ModelContract, brute_force_topn
 
 
 class TestPopularityContract(ModelContract):
@@ -75,16 +75,15 @@ def test_model_files_hold_no_python_objects(tmp_path):
 
 @pytest.mark.parametrize("params", [{}, {"score": "damped_mean"}, {"window_days": 30}])
 @pytest.mark.parametrize("block_size", [None, 1, 7])
-def test_fast_topn_equals_the_generic_block_topn(params, block_size):
+def test_topn_is_the_brute_force_ranking_of_the_item_scores(params, block_size):
     ratings = random_ratings(n_users=80, n_items=50, density=0.35, seed=11)
     model = Popularity(**params).fit(ratings)
     users = np.arange(model.data.n_users)[::-1].copy()  # any order, as given
+    seen = seen_mask(model.data.user_items, users)
+    scores = np.tile(model.item_scores_, (len(users), 1))
     for n in (1, 5, 50):
-        fast = model._topn(users, n, block_size)
-        generic = block_topn(model.score_users, model.data.user_items, users, n, block_size)
-        for a, b in zip(
-            (fast.users, fast.ranks, fast.items, fast.scores),
-            (generic.users, generic.ranks, generic.items, generic.scores),
-            strict=True,
-        ):
-            np.testing.assert_array_equal(a, b)
+        top = model.topn_indices(n, model.data.users.raw(users), block_size=block_size)
+        rows = len(users) - 1 - top.users  # users are descending
+        got = list(zip(rows.tolist(), top.ranks.tolist(), top.items.tolist(), strict=True))
+        assert got == brute_force_topn(scores, seen, n)
+        np.testing.assert_array_equal(top.scores, model.item_scores_[top.items])

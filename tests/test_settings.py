@@ -6,7 +6,7 @@ import json
 import pytest
 
 from recsys_core import ConfigError, Hybrid
-from recsys_core.hybrid.model import BlendParams
+from recsys_core.ranking.hybrid import BlendParams
 from recsys_core.settings import TUNED_BY, Settings, hybrid_params, merge, resolve
 
 FILE = (

@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 import dagster as dg
 import polars as pl
+from recsys_core.hybrid.rating_blend import RatingBlend
 
 from pipeline.assets.ingest import OWNERS
 from pipeline.assets.models import HYBRID_PARTS, load_hybrid, model_path
@@ -13,7 +14,6 @@ from pipeline.resources import DataRoot
 from recsys_core import Hybrid, KNNWithMeans, Popularity, PureSVD, Recommender
 from recsys_core.evaluation.grid import best_params, grid_search
 from recsys_core.evaluation.protocol import evaluate
-from recsys_core.hybrid.rating_blend import RatingBlend
 from recsys_core.models.mf import SVD
 from recsys_core.params import as_dict
 from recsys_core.publish.files import atomic_write, write_json_atomic, write_parquet_atomic

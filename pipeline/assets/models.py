@@ -6,13 +6,13 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+from recsys_core.hybrid.tuning import tune
 
 from pipeline.assets.ingest import OWNERS
 from pipeline.config import RecsysSettings, run_settings
 from pipeline.metadata import data_version, table_metadata
 from pipeline.resources import DataRoot
 from recsys_core import Hybrid, KNNWithMeans, Popularity, PureSVD, Recommender
-from recsys_core.hybrid.tuning import tune
 from recsys_core.models.mf import SVD
 from recsys_core.params import as_dict
 from recsys_core.publish.files import write_json_atomic, write_parquet_atomic

@@ -20,6 +20,12 @@ import polars as pl
 
 RANKING_METRICS = ("precision", "recall", "ndcg", "map", "hit")
 
+K = 10
+"""Default list cut ``k`` (the evaluation settings pass their own)."""
+
+THRESHOLD = 4.0
+"""Default relevance threshold: on a 1-5 scale, 4 and 5 are "liked"."""
+
 
 def rmse(actual: np.ndarray, predicted: np.ndarray) -> float:
     """Root mean squared error, ``sqrt(mean((r - r_hat)^2))``."""
@@ -33,13 +39,13 @@ def mae(actual: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.mean(np.abs(diff)))
 
 
-def relevant_items(test: pl.DataFrame, threshold: float = 4.0) -> pl.DataFrame:
+def relevant_items(test: pl.DataFrame, threshold: float = THRESHOLD) -> pl.DataFrame:
     """``user_id, item_id`` of test ratings at or above ``threshold``."""
     return test.filter(pl.col("rating") >= threshold).select("user_id", "item_id")
 
 
 def per_user_ranking(
-    recs: pl.DataFrame, test: pl.DataFrame, k: int = 10, threshold: float = 4.0
+    recs: pl.DataFrame, test: pl.DataFrame, k: int = K, threshold: float = THRESHOLD
 ) -> pl.DataFrame:
     """One row per user with a relevant test item: ``user_id, n_relevant`` and each metric."""
     relevant = relevant_items(test, threshold).with_columns(pl.lit(True).alias("rel"))
@@ -76,7 +82,7 @@ def per_user_ranking(
 
 
 def ranking_metrics(
-    recs: pl.DataFrame, test: pl.DataFrame, k: int = 10, threshold: float = 4.0
+    recs: pl.DataFrame, test: pl.DataFrame, k: int = K, threshold: float = THRESHOLD
 ) -> dict[str, float]:
     """Means of :func:`per_user_ranking` over users with a relevant item (NaN if none)."""
     per_user = per_user_ranking(recs, test, k, threshold)

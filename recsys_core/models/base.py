@@ -29,19 +29,10 @@ import scipy.sparse as sp
 from recsys_core.data.ids import IdIndex, RatingData
 from recsys_core.errors import ConfigError, DataError, NotFittedError
 from recsys_core.memory import require_memory
+from recsys_core.models import registry
 from recsys_core.models.storage import read_npz, write_npz
-from recsys_core.params import as_dict, build_params, closest
+from recsys_core.params import as_dict, build_params
 from recsys_core.ranking.topn import TopN, block_topn
-
-_REGISTRY: dict[str, type[Recommender]] = {}
-
-
-def registered(name: str) -> type[Recommender]:
-    """The model class registered under ``name`` (ConfigError naming the closest otherwise)."""
-    if name not in _REGISTRY:
-        hint = closest(name, list(_REGISTRY))
-        raise ConfigError(f"unknown model {name!r}" + (f"; did you mean {hint!r}?" if hint else ""))
-    return _REGISTRY[name]
 
 
 class Recommender(ABC):
@@ -53,10 +44,6 @@ class Recommender(ABC):
     def __init__(self, **params: Any) -> None:
         self.params = build_params(self.Params, params, where=type(self).__name__)
         self._data: RatingData | None = None
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        _REGISTRY[cls.__name__] = cls
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in as_dict(self.params).items())
@@ -121,7 +108,8 @@ class Recommender(ABC):
         return idx[idx >= 0]
 
     def _topn(self, users: np.ndarray, n: int, block_size: int | None) -> TopN:
-        """Top-``n`` for user indices; models with a faster route override this."""
+        """Top-``n`` for user indices: the one top-N ranker on this model's scores (a composite
+        model such as the hybrid puts its blend, fallback and cold slots around it)."""
         return block_topn(self.score_users, self.data.user_items, users, n, block_size)
 
     def to_frame(self, top: TopN) -> pl.DataFrame:
@@ -178,10 +166,14 @@ class Recommender(ABC):
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Recommender:
-        """Read a model written by :meth:`save` (``Recommender.load`` picks the class)."""
+        """Read a model written by :meth:`save` (``Recommender.load`` picks the class among the
+        registered ones, :mod:`recsys_core.models.registry`)."""
         header, arrays = read_npz(path)
-        model_cls = _REGISTRY.get(header["class"])
-        if model_cls is None or not issubclass(model_cls, cls):
+        try:
+            model_cls = registry.registered(header["class"])
+        except ConfigError as e:
+            raise DataError(f"{path}: {e}") from None
+        if not issubclass(model_cls, cls):
             raise DataError(f"{path}: holds a {header['class']}, not a {cls.__name__}")
         model = model_cls(**header["params"])
         shape = tuple(header["shape"])

@@ -12,7 +12,6 @@ from recsys_core.data.ids import RatingData
 from recsys_core.errors import DataError
 from recsys_core.models.base import Recommender
 from recsys_core.params import Params
-from recsys_core.ranking.topn import SCORE_BUDGET, TopN
 
 SECONDS_PER_DAY = 86_400
 
@@ -69,36 +68,6 @@ class Popularity(Recommender):
     def score_users(self, users: np.ndarray) -> np.ndarray:
         """Every user gets the same item scores (a read-only broadcast view)."""
         return np.broadcast_to(self.item_scores_, (len(users), self.data.n_items))
-
-    def _topn(self, users: np.ndarray, n: int, block_size: int | None) -> TopN:
-        """The generic block top-N's lists, without a users x items block: everyone shares one
-        ranking (higher score first, ties by smaller index, non-finite scores never), so a
-        user's list is the first ``n`` items of it they have not rated. A block of users only
-        looks at the first ``n + (most ratings of a user in the block)`` ranked items."""
-        scores = self.item_scores_
-        order = np.lexsort((np.arange(len(scores)), -scores))
-        order = order[np.isfinite(scores[order])]
-        position = np.full(len(scores), len(order), dtype=np.int64)
-        position[order] = np.arange(len(order))
-        m = self.data.user_items
-        counts = np.diff(m.indptr)
-        parts, start = [], 0
-        while start < len(users):
-            b = min(len(users) - start, block_size or 4096)
-            depth = min(len(order), n + int(counts[users[start : start + b]].max(initial=0)))
-            b = max(1, min(b, SCORE_BUDGET // max(depth, 1)))
-            block = users[start : start + b]
-            start += b
-            rows = m[block]
-            pos = position[rows.indices]
-            hit = pos < depth
-            seen = np.zeros((len(block), depth), dtype=bool)
-            seen[np.repeat(np.arange(len(block)), np.diff(rows.indptr))[hit], pos[hit]] = True
-            rank = np.cumsum(~seen, axis=1)
-            r, c = np.nonzero(~seen & (rank <= n))
-            items = order[c]
-            parts.append((block[r], rank[r, c], items, scores[items]))
-        return TopN.concat(parts)
 
     def _predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         known = items >= 0

@@ -1,1 +1,16 @@
-"""Turning scores into per-user top-N lists."""
+"""Turning scores into per-user top-N lists: LensKit's chain, one implementation of each step.
+
+- :mod:`~recsys_core.ranking.candidates`: the candidate selector (training items the user has not
+  rated): ``seen_entries``, ``seen_mask``, ``mask_seen``;
+- :mod:`~recsys_core.ranking.scorer`: the ``Scorer`` protocol (a block of users -> b x n_items
+  scores, NaN = cannot score), met by every model's ``score_users``;
+- :mod:`~recsys_core.ranking.blend`: per-user z-scores and their weighted mean over the
+  components that score an item (``zscore_rows``, ``zscore_scored``, ``blend``, ``blend_into``);
+- :mod:`~recsys_core.ranking.ranker`: the hybrid's fallback fill and cold-item slots
+  (``rank_block``, ``BlockLists``, ``FALLBACK``);
+- :mod:`~recsys_core.ranking.topn`: the one top-N ranker (``top_k_rows``, ``block_topn``,
+  ``TopN``, block sizing);
+- :mod:`~recsys_core.ranking.hybrid`: ``Hybrid`` (the chain as a model), ``choose_settings``;
+- :mod:`~recsys_core.ranking.tuning`: ``tune`` (fitted scorers -> chosen weights and cold-start
+  settings by NDCG@k), ``validation_split``.
+"""

@@ -1,4 +1,9 @@
-"""Block-wise top-N: score a block of users, mask what they rated, partial top-k.
+"""The top-N ranker: score a block of users, mask what they rated, partial top-k.
+
+The one ranker of every model: :func:`block_topn` takes a scorer
+(:mod:`recsys_core.ranking.scorer`), masks the block's seen items
+(:mod:`recsys_core.ranking.candidates`) and keeps the ``n`` best with :func:`top_k_rows`; the
+hybrid's ranker (:mod:`recsys_core.ranking.ranker`) is built on the same :func:`top_k_rows`.
 
 Ranking rule (deterministic): higher score first; equal scores by smaller item index (= smaller
 raw item id). Scores that are NaN or -inf mean "cannot score" and are never recommended, so a
@@ -7,23 +12,19 @@ user gets ``min(n, number of scorable unseen items)`` rows and never a sentinel 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
-ScoreBlock = Callable[[np.ndarray], np.ndarray]
-"""Maps user indices (length b) to a new dense float array of scores (b x n_items).
-
-It must return a fresh array (it is masked in place) or a read-only view (it is then copied)."""
+from recsys_core.ranking.candidates import mask_seen
+from recsys_core.ranking.scorer import ScoreBlock
 
 SCORE_BUDGET = 1 << 21
-"""Scores held at once per block (2M float64 = 16 MiB), whatever the catalogue size.
-
-Measured on the synthetic 25M set (59,047 items), top-10 CPU time of PureSVD and SVD: blocks of
-32-48 users are ~30% faster than 71 (the 4M budget), whose scores no longer stay in cache
-between the product and the top-k pass; 16 users are slower again (per-block overhead)."""
+"""Scores held at once per block (2M float64 = 16 MiB), whatever the catalogue size: small
+enough that a block's scores stay in cache between the product and the top-k pass (measured in
+``docs/benchmarks.md``, "ranking/topn")."""
 
 ROW_MULTIPLE = 16
 """Blocks larger than this are a multiple of it: BLAS products run full row tiles (the MF
@@ -66,14 +67,6 @@ def user_blocks(users: np.ndarray, block_size: int) -> Iterator[np.ndarray]:
     """Consecutive slices of ``users`` of at most ``block_size``."""
     for start in range(0, len(users), block_size):
         yield users[start : start + block_size]
-
-
-def mask_seen(scores: np.ndarray, seen: sp.csr_matrix, block: np.ndarray) -> np.ndarray:
-    """Set the scores of items each user in ``block`` has rated to -inf (in place)."""
-    rows = seen[block]
-    counts = np.diff(rows.indptr)
-    scores[np.repeat(np.arange(len(block)), counts), rows.indices] = -np.inf
-    return scores
 
 
 GROUP = 64
@@ -130,8 +123,9 @@ def block_topn(
 ) -> TopN:
     """Top-``n`` unseen items for each user index in ``users``, one block of users at a time.
 
-    ``seen`` is the users x items CSR of training interactions (its rows are masked); scores
-    come from ``score_block``. Memory is one block of scores, never users x items.
+    ``seen`` is the users x items CSR of training interactions (its rows are masked, see
+    :mod:`recsys_core.ranking.candidates`); scores come from ``score_block`` (a scorer's
+    ``score_users``). Memory is one block of scores, never users x items.
     """
     users = np.asarray(users, dtype=np.int64)
     block_size = block_size or auto_block_size(seen.shape[1])

@@ -15,8 +15,9 @@ with j over ``N^k_u(i)``. With fewer than ``min_k`` neighbours, KNNBasic predict
 to the rating scale.
 
 Top-N lists do not rank by these estimates but by the ranking scores of
-:mod:`recsys_core.models.knn.ranking` (computed by :mod:`recsys_core.models.knn.topn`); the fitted
-similarities are in :mod:`recsys_core.models.knn.similarities`.
+:mod:`recsys_core.models.knn.ranking` (``score_users``, ranked by the one top-N ranker
+:func:`recsys_core.ranking.topn.block_topn`); the fitted similarities are in
+:mod:`recsys_core.models.knn.similarities`.
 """
 
 from __future__ import annotations
@@ -37,8 +38,6 @@ from recsys_core.models.knn.neighbors import neighborhood_sums, pair_chunks
 from recsys_core.models.knn.options import KNNParams
 from recsys_core.models.knn.ranking import explain_rows, rank_scores
 from recsys_core.models.knn.similarities import similarity_matrix
-from recsys_core.models.knn.topn import knn_topn
-from recsys_core.ranking.topn import TopN
 
 
 class KNNBase(Recommender):
@@ -178,11 +177,6 @@ class KNNBase(Recommender):
     def score_users(self, users: np.ndarray) -> np.ndarray:
         """Ranking scores (see :mod:`recsys_core.models.knn.ranking`); NaN = no evidence."""
         return rank_scores(self, users)
-
-    def _topn(self, users: np.ndarray, n: int, block_size: int | None) -> TopN:
-        """The same lists as the base class, but scoring sparsely when few items have
-        evidence (see :mod:`recsys_core.models.knn.topn`)."""
-        return knn_topn(self, users, n, block_size)
 
     def explain(self, recs: pl.DataFrame, n: int = 3) -> pl.DataFrame:
         """``recs`` plus ``because``: for each (user, item) row, the user's rated items that

@@ -12,21 +12,11 @@ where ``w_ui`` is set by ``rank_weight``: ``"rating"`` ``r_ui`` (default), ``"bi
 ``score(u, j) = sum_{v in N_k(u), v rated j} ... * w_vj``. A candidate with no rated item among
 its neighbours has no evidence: NaN (the hybrid's fallback fills it).
 
-Why this score (NDCG@10 on ML-100k, ``random_split(0.2, random_state=42)``, k=40; popularity
-0.173):
-
-    rank_weight      msd     cosine  pearson  pearson_baseline (KNNBaseline)
-    rating         0.303     0.311    0.258    0.284
-    binary         0.283     0.295    0.237    0.268
-    centered       0.242     0.221    0.200    0.250
-    rating, lambda=0 (raw similarities):
-                   0.001     0.000    0.002    0.253
-
-Raw co-rating similarities rank pairs with one common rater first (msd and cosine give them
-1.0), so without shrinkage the lists are noise; ``lambda`` 50 / 100 / 200 / 400 gives 0.276 /
-0.303 / 0.318 / 0.320 (msd): 100 is kept as the default (Surprise's own shrinkage default; the
-larger values were chosen on the test split, so their gain is optimistic). Voting from each
-rated item to its own top-k neighbours (``W @ rank_`` instead of ``W @ rank_.T``) scores 0.268.
+Why this score: on ML-100k the ``"rating"`` weight ranks best for every similarity, and
+shrinkage is essential (raw co-rating similarities rank pairs with one common rater first: msd
+and cosine give them 1.0, so without shrinkage the lists are noise). ``rank_shrinkage`` 100 is
+Surprise's own shrinkage default; larger values looked better only on the test split, so they
+were not adopted. The NDCG@10 table is in ``docs/benchmarks.md`` ("models/knn/ranking").
 
 An explanation lists, for a recommended (u, j), the rated items i with the largest positive
 terms of ``score(u, j)`` (user-based: the neighbours v with the largest terms).
@@ -34,20 +24,32 @@ terms of ``score(u, j)`` (user-based: the neighbours v with the largest terms).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
+from recsys_core.data.ids import RatingData
 from recsys_core.models.knn.corating import aligned
 from recsys_core.models.knn.neighbors import pair_chunks, top_k_mask
-
-if TYPE_CHECKING:
-    from recsys_core.models.knn.predictors import KNNBase
+from recsys_core.models.knn.options import KNNParams
 
 
-def weights(model: KNNBase, user_items: sp.csr_matrix) -> sp.csr_matrix:
+class FittedKNN(Protocol):
+    """What the ranking scores read from a fitted KNN model (:class:`KNNBase` of
+    :mod:`recsys_core.models.knn.predictors`, named here structurally so that module can import
+    this one without a cycle)."""
+
+    params: KNNParams
+    rank_: sp.csr_matrix
+    cache_: dict[str, sp.csr_matrix]
+
+    @property
+    def data(self) -> RatingData: ...
+
+
+def weights(model: FittedKNN, user_items: sp.csr_matrix) -> sp.csr_matrix:
     """``w_ui`` on the pattern of ``user_items`` (rows = users), per ``rank_weight``."""
     kind = model.params.rank_weight
     data = user_items.data
@@ -61,7 +63,7 @@ def weights(model: KNNBase, user_items: sp.csr_matrix) -> sp.csr_matrix:
     return sp.csr_matrix((data, user_items.indices, user_items.indptr), shape=user_items.shape)
 
 
-def neighbor_matrix(model: KNNBase) -> sp.csr_matrix:
+def neighbor_matrix(model: FittedKNN) -> sp.csr_matrix:
     """Row x lists the x' whose evidence flows to x, with their weights: ``rank_`` itself
     (``rank_neighbors="candidate"``: the candidate's own top k) or its transpose (``"rated"``:
     each rated item passes evidence to its top k)."""
@@ -72,7 +74,7 @@ def neighbor_matrix(model: KNNBase) -> sp.csr_matrix:
     return cache["nbr"]
 
 
-def score_operands(model: KNNBase, users: np.ndarray):
+def score_operands(model: FittedKNN, users: np.ndarray):
     """``(left, right, right_pattern)`` with ``scores = left @ right`` for a block of users."""
     m, cache, nbr = model.data.user_items, model.cache_, neighbor_matrix(model)
     if model.params.sim_options.user_based:
@@ -86,7 +88,7 @@ def score_operands(model: KNNBase, users: np.ndarray):
     return weights(model, m[users]), cache["t"], cache["t1"]
 
 
-def sparse_scores(model: KNNBase, users: np.ndarray, ordered: bool = True) -> sp.csr_matrix:
+def sparse_scores(model: FittedKNN, users: np.ndarray, ordered: bool = True) -> sp.csr_matrix:
     """Ranking scores of a block of users on their evidence pattern (b x n_items CSR; sorted
     indices if ``ordered``): an entry exists where a term contributes, even if the sum is 0."""
     left, right, right1 = score_operands(model, users)
@@ -101,7 +103,7 @@ def sparse_scores(model: KNNBase, users: np.ndarray, ordered: bool = True) -> sp
     return scores
 
 
-def rank_scores(model: KNNBase, users: np.ndarray) -> np.ndarray:
+def rank_scores(model: FittedKNN, users: np.ndarray) -> np.ndarray:
     """Ranking scores for a block of user indices (b x n_items; NaN = no evidence)."""
     scores = sparse_scores(model, users, ordered=False)
     out = np.full(scores.shape, np.nan)
@@ -109,7 +111,7 @@ def rank_scores(model: KNNBase, users: np.ndarray) -> np.ndarray:
     return out
 
 
-def explain_rows(model: KNNBase, recs: pl.DataFrame, n: int = 3) -> pl.DataFrame:
+def explain_rows(model: FittedKNN, recs: pl.DataFrame, n: int = 3) -> pl.DataFrame:
     """``recs`` with a ``because`` list column: the most contributing rated items (or users)."""
     data = model.data
     u, i = data.index_pairs(recs)

@@ -1,4 +1,4 @@
-"""Scorer: normalise each component's scores per user and blend them.
+"""The blend scorer: normalise each component's scores per user and blend them.
 
 For user u, component c gives scores ``s_c(u, i)`` (NaN = cannot score). Over u's unseen items
 that c scores, they are standardised, ``z_c(u, i) = (s_c(u, i) - mean_u) / std_u`` (0 when the

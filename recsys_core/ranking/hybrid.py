@@ -1,40 +1,45 @@
 """``Hybrid``: blends component ranking scores, backfills with popularity, handles cold start.
 
 Components are any registered models (by class name) with their keyword parameters, e.g.
-``{"item_knn": {"model": "KNNWithMeans", "params": {"k": 40}}, "svd": {"model": "PureSVD"}}``.
-The pieces are :mod:`recsys_core.hybrid.scoring` (scorer), the fallback model's scores, and
-:mod:`recsys_core.hybrid.ranker` (ranker). With ``tune=True``, ``fit`` picks the weights and
+``{"item_knn": {"model": "KNNWithMeans", "params": {"k": 40}}, "pure_svd": {"model":
+"PureSVD"}}``. The hybrid is LensKit's chain: candidates (:mod:`recsys_core.ranking.candidates`)
+-> scorer (the components' scores, z-scored and blended: :mod:`recsys_core.ranking.blend`) ->
+fallback (the fallback model's scores fill what no component scores) -> ranker with cold-item
+slots (:mod:`recsys_core.ranking.ranker`, built on the one top-N
+:func:`recsys_core.ranking.topn.top_k_rows`). With ``tune=True``, ``fit`` picks the weights and
 cold-start settings on a validation split of the training data (never anything else), then
-refits every component on all of it (:mod:`recsys_core.hybrid.tuning`).
+refits every component on all of it (:func:`choose_settings`, :mod:`recsys_core.ranking.tuning`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 import numpy as np
 import polars as pl
-import scipy.sparse as sp
 from pydantic import Field, field_validator, model_validator
 
 from recsys_core.data.ids import RatingData
-from recsys_core.errors import ConfigError
-from recsys_core.hybrid.ranker import FALLBACK, BlockLists, rank_block
-from recsys_core.hybrid.scoring import blend_into, zscore_scored
-from recsys_core.models.base import Recommender, registered
-from recsys_core.params import BadKey, Params, build_params, require
+from recsys_core.evaluation.metrics import THRESHOLD, K
+from recsys_core.models.base import Recommender
+from recsys_core.models.components import components_state, restore_components
+from recsys_core.models.registry import build, check_spec
+from recsys_core.params import BadKey, Params, require
+from recsys_core.ranking.blend import blend_into, zscore_scored
+from recsys_core.ranking.candidates import seen_mask
+from recsys_core.ranking.ranker import FALLBACK, BlockLists, rank_block
 from recsys_core.ranking.topn import SCORE_BUDGET, TopN, auto_block_size, user_blocks
+from recsys_core.ranking.tuning import tune, validation_split
 
 HYBRID_BUDGET = SCORE_BUDGET // 2
 """Scores per block of the hybrid, which holds about six block-sized arrays at once (scores,
-z-scores, blend sums, masks): 16 users at 59k items ran in ~25% less CPU than 32 or 64 on the
-synthetic 25M set (8 and 4: per-block overhead wins again)."""
+z-scores, blend sums, masks); measured in ``docs/benchmarks.md``, "ranking/hybrid"."""
 
 DEFAULT_COMPONENTS = {
     "item_knn": {"model": "KNNWithMeans", "params": {"k": 40}},
-    "svd": {"model": "PureSVD", "params": {}},
+    "pure_svd": {"model": "PureSVD", "params": {}},
     "popularity": {"model": "Popularity", "params": {}},
 }
 
@@ -89,35 +94,14 @@ class HybridParams(BlendParams):
     @classmethod
     def _known_models(cls, components: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         for name, spec in components.items():
-            cls.check_spec(spec, f"{name}.")
+            check_spec(spec, f"{name}.")
         return components
 
     @field_validator("fallback")
     @classmethod
     def _known_fallback(cls, spec: dict[str, Any]) -> dict[str, Any]:
-        cls.check_spec(spec, "")
+        check_spec(spec, "")
         return spec
-
-    @staticmethod
-    def check_spec(
-        spec: dict[str, Any], at: str, keys: tuple[str, ...] = ("model", "params")
-    ) -> type:
-        """``spec`` is ``{"model": a registered class, "params": its valid parameters}`` (and
-        only ``keys``); raises :class:`BadKey` under the prefix ``at``; returns the class."""
-        for key in spec:
-            if key not in keys:
-                raise BadKey(at + key, spec[key], "unknown key", list(keys))
-        if "model" not in spec:
-            raise BadKey(at + "model", None, "missing: a model class name")
-        try:
-            model = registered(spec["model"])
-        except ConfigError as exc:
-            raise BadKey(at + "model", spec["model"], str(exc)) from None
-        try:
-            build_params(model.Params, spec.get("params", {}), model.__name__)
-        except ConfigError as exc:
-            raise BadKey(at + "params", spec.get("params"), str(exc)) from None
-        return model
 
     @model_validator(mode="after")
     def _weights_name_components(self) -> HybridParams:
@@ -127,9 +111,39 @@ class HybridParams(BlendParams):
         return self
 
 
-def build(spec: Mapping[str, Any]) -> Recommender:
-    """A component model from ``{"model": class name, "params": {...}}``."""
-    return registered(spec["model"])(**dict(spec.get("params", {})))
+def configured(params: HybridParams) -> dict[str, Any]:
+    """The configured setting ``{"weights", "cold_user_ratings", "cold_item_slots"}`` (weights
+    missing from ``params.weights`` are 1): what ``tune=False`` uses, tuning's first candidate."""
+    return {
+        "weights": {c: float(params.weights.get(c, 1.0)) for c in params.components},
+        "cold_user_ratings": params.cold_user_ratings,
+        "cold_item_slots": params.cold_item_slots,
+    }
+
+
+def choose_settings(
+    params: HybridParams, ratings: pl.DataFrame, *, k: int, threshold: float
+) -> tuple[dict[str, Any], pl.DataFrame]:
+    """Tuned setting and trial table: ``ratings`` (training ratings) are split by
+    :func:`validation_split`, the components and the fallback fitted on the inner training part,
+    and :func:`recsys_core.ranking.tuning.tune` ranks the held-out part by NDCG@``k``
+    (relevant = rating >= ``threshold``, the evaluation settings)."""
+    p = params
+    split = validation_split(ratings, p.validation_fraction, p.random_state)
+    fitted = {name: build(p.components[name]).fit(split.train) for name in sorted(p.components)}
+    fallback = build(p.fallback).fit(split.train)
+    return tune(
+        fitted,
+        fallback,
+        fallback.data,
+        split.test,
+        configured(p),
+        k=k,
+        threshold=threshold,
+        cold_item_ratings=p.cold_item_ratings,
+        tune_users=p.tune_users,
+        random_state=p.random_state,
+    )
 
 
 class Hybrid(Recommender):
@@ -143,18 +157,27 @@ class Hybrid(Recommender):
 
     Params = HybridParams
 
-    def _fit(self, data: RatingData, ratings: pl.DataFrame) -> None:
-        from recsys_core.hybrid.tuning import tune
+    def fit(
+        self,
+        ratings: pl.DataFrame,
+        *,
+        rating_scale: tuple[float, float] | None = None,
+        k: int = K,
+        threshold: float = THRESHOLD,
+    ) -> Self:
+        """Fit on ``ratings``; with ``tune``, settings are chosen by NDCG@``k`` with relevant =
+        rating >= ``threshold`` (pass the run's evaluation settings; the defaults are the
+        metrics' defaults)."""
+        self._evaluation = (k, threshold)
+        return super().fit(ratings, rating_scale=rating_scale)
 
+    def _fit(self, data: RatingData, ratings: pl.DataFrame) -> None:
         p = self.params
-        chosen = {
-            "weights": {c: float(p.weights.get(c, 1.0)) for c in p.components},
-            "cold_user_ratings": p.cold_user_ratings,
-            "cold_item_slots": p.cold_item_slots,
-        }
+        chosen = configured(p)
         self.tuning_ = pl.DataFrame()
         if p.tune:
-            chosen, self.tuning_ = tune(self, ratings, chosen)
+            k, threshold = getattr(self, "_evaluation", (K, THRESHOLD))
+            chosen, self.tuning_ = choose_settings(p, ratings, k=k, threshold=threshold)
         self.chosen_ = chosen
         self.components_ = {
             name: build(p.components[name]).fit(ratings) for name in sorted(p.components)
@@ -171,7 +194,7 @@ class Hybrid(Recommender):
         **params: Any,
     ) -> Hybrid:
         """A fitted hybrid from fitted models (all on the same ratings) and chosen settings
-        (as :func:`recsys_core.hybrid.tuning.tune` returns), without refitting anything."""
+        (as :func:`choose_settings` returns), without refitting anything."""
         hybrid = cls(**params)
         data = fitted_fallback.data
         for name, model in fitted.items():
@@ -295,32 +318,4 @@ class Hybrid(Recommender):
 
 
 FALLBACK_KEY = "__fallback"
-
-
-def components_state(models: Mapping[str, Recommender]) -> dict[str, np.ndarray]:
-    """The learned arrays of several models in one mapping, keys prefixed ``<name>__``."""
-    return {f"{name}__{k}": v for name, m in models.items() for k, v in m._state().items()}
-
-
-def restore_components(
-    specs: Mapping[str, Mapping[str, Any]], arrays: Mapping[str, np.ndarray], data: RatingData
-) -> dict[str, Recommender]:
-    """Models rebuilt from their specs and the arrays :func:`components_state` wrote, all
-    sharing the training ``data``."""
-    models = {}
-    for name, spec in specs.items():
-        model = build(spec)
-        model._data = data
-        prefix = f"{name}__"
-        model._set_state({k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)})
-        models[name] = model
-    return models
-
-
-def seen_mask(m: sp.csr_matrix, users: np.ndarray) -> np.ndarray:
-    """Dense (b x n_items) mask of the items each user in ``users`` has rated."""
-    rows = m[users]
-    mask = np.zeros(rows.shape, dtype=bool)
-    r = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
-    mask[r, rows.indices] = True
-    return mask
+"""Key prefix of the fallback model's arrays in a saved hybrid."""

@@ -1,4 +1,4 @@
-"""Ranker: blended scores -> per-user top-N with reserved cold-item slots and popularity fill.
+"""The hybrid ranker: blended scores -> top-N with cold-item slots and the fallback's fill.
 
 For each user, in order:
 

@@ -12,45 +12,14 @@ refitted on all training ratings (a KNN component whose spec has ``"keep_similar
 True`` only refits what is cheap, keeping the similarities of its validation fit; see
 :meth:`recsys_core.models.knn.KNNBase.with_ratings`).
 
-The default components (``DEFAULT_RATING_COMPONENTS``) were chosen on the test
-RMSE of ML-100k (``random_split(0.2, random_state=42)``; the blend's inner split
-``random_state`` 0, 1, 2) and on fit + predict of a synthetic ML-1M-sized set (800k training
-ratings, 200k test pairs, 2 cores; wall and CPU seconds measured while another job loaded the
-machine, load average ~6, so compare within the column):
-
-    components (KNN: k=40)                                    ML-100k RMSE          1M wall/cpu
-    SVD(100 factors, reg_all 0.1); item, user KNNBaseline(
-      pearson_baseline); KNNWithMeans(msd); BaselineOnly
-      (the previous default)                                  0.8995 .8999 -        106 / 75
-    the same, every KNN with max_neighbors=40                 0.8983
-    ... and SVD(n_factors=30, reg_all=0.1)                    0.8993 .8995
-    ... and SVD(n_factors=20) (reg_all 0.12, SVD's default)   0.8980 .8981
-    ... and user KNNBaseline(msd, max_neighbors=100)          0.8977 .8975 .8973    19 / 16
-    ... and keep_similarities for knn_users, knn_means
-      (the default)                                           0.8979 .8986 .8983    10 / 11
-    ... keep_similarities for knn_means only                  0.8978 .8978 .8979    15 / 13
-    ... keep_similarities for every KNN component             0.8999 .9004 .8999
-    item KNNBaseline max_neighbors=100 (no keep)              0.8970 .8968 .8966
-    user KNNBaseline max_neighbors 60 / 200 (no keep)         0.8978 / 0.8981 (mean)
-    SVD n_factors 10 / 30 (no keep)                           0.8987 / 0.8977 (mean)
-    without knn_users (no keep)                               0.9001 .8999 .8997
-    without knn_means / baseline (SVD 30, reg 0.1)            0.9006 / 0.9030
-    user KNNBaseline(pearson_baseline, max_neighbors=40)      0.8980 .8981 .8977    (+3 s)
-    no refit: predict with the validation fits                0.904 - 0.912 (val. 5% - 20%)
-
-Pruning (``max_neighbors``, by support-shrunk similarity) makes each KNN component worse alone
-(item KNNBaseline 0.916 -> 0.933 with 40) but the blend better (the components err less alike),
-and it makes predictions cheap: a pair walks at most ``max_neighbors + 1`` stored similarities
-instead of all the user's ratings (:func:`recsys_core.models.knn.neighbors.pair_chunks`). SVD
-with 100 factors costs ~10x the time of 20 for no gain in the blend. Keeping the validation
-similarities of the two cheapest-to-spare components halves the cost for +0.0002 to +0.0013
-RMSE; the blend's NDCG@10 (ranking by the components' z-scored scores) is 0.320 with it, 0.321
-without, 0.323 for the previous default. Single models (default split): SVD(n_factors=20)
-0.915, item KNNBaseline 0.933, user KNNBaseline(msd) 0.933, KNNWithMeans 0.936, BaselineOnly
-0.945. Later, at load ~3.5: 1M default 11.7 s wall (fit 10.5, predict 1.2), previous default
-80.5 s. The 25M configuration (no knn_users; item KNNBaseline and KNNWithMeans with
-``max_neighbors=100``; 20M training ratings, 5M test pairs): fit 535 s, predict 31 s, peak
-5.9 GiB (``python -m benchmarks.bench_blend --sizes synth-25m --config 25m``).
+The default components (``DEFAULT_RATING_COMPONENTS``) were chosen on the ML-100k test RMSE
+and on the fit + predict time of a synthetic ML-1M-sized set: SVD with 20 factors, item
+KNNBaseline (pearson_baseline), user KNNBaseline (msd) and KNNWithMeans (msd) with pruned
+neighbourhoods (``max_neighbors``: each KNN component is worse alone but the blend is better,
+as they err less alike, and predictions walk at most ``max_neighbors + 1`` similarities),
+``keep_similarities`` for the two cheapest-to-spare components (halves the cost for +0.0002 to
++0.0013 RMSE), and BaselineOnly. The measurements are in ``docs/benchmarks.md``
+("models/rating_blend").
 """
 
 from __future__ import annotations
@@ -64,17 +33,13 @@ from pydantic import Field, field_validator
 
 from recsys_core.data.ids import RatingData
 from recsys_core.data.split import random_split
-from recsys_core.hybrid.model import (
-    HybridParams,
-    build,
-    components_state,
-    restore_components,
-    seen_mask,
-)
-from recsys_core.hybrid.scoring import blend, zscore_rows
 from recsys_core.models.base import Recommender
+from recsys_core.models.components import components_state, restore_components
 from recsys_core.models.knn import KNNBase
+from recsys_core.models.registry import build, check_spec
 from recsys_core.params import BadKey, Params
+from recsys_core.ranking.blend import blend, zscore_rows
+from recsys_core.ranking.candidates import seen_mask
 
 DEFAULT_RATING_COMPONENTS = {
     "svd": {"model": "SVD", "params": {"n_factors": 20}},
@@ -135,7 +100,7 @@ class RatingBlendParams(Params):
     @classmethod
     def _known_models(cls, components: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         for name, spec in components.items():
-            model = HybridParams.check_spec(spec, f"{name}.", tuple(sorted(SPEC_KEYS)))
+            model = check_spec(spec, f"{name}.", tuple(sorted(SPEC_KEYS)))
             keep = spec.get("keep_similarities", False)
             if not (keep is False or (keep is True and issubclass(model, KNNBase))):
                 where = f"{name}.keep_similarities"

@@ -1,1 +1,0 @@
-"""The hybrid: blended ranking scores (scorer) -> popularity fill (fallback) -> top-N (ranker)."""
