@@ -23,7 +23,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed ## install, then materialize the whole graph on the demo data
-	$(BIN)/python -m pipeline run
+	$(BIN)/python -m pipeline run --demo
 
 test: $(VENV)/.installed-dev ## install the dev extras, then run the test suite
 	$(BIN)/python -m pytest

@@ -7,8 +7,8 @@ timezone, sensor interval and settle time come from the ``automation`` settings 
 
 import dagster as dg
 
-from pipeline.config import LOAD_TIME
 from pipeline.resources import DataRoot
+from pipeline.settings import LOAD_TIME
 from recsys_core.data import watch
 
 AUTOMATION = LOAD_TIME.automation

@@ -1,16 +1,28 @@
-"""The code location: every asset, check, job, schedule and resource of the pipeline."""
+"""The code location: every asset, check, job, schedule, sensor and resource of the pipeline."""
 
 import dagster as dg
 
 from pipeline import checks
 from pipeline.assets import evaluation, ingest, models, publish, split
 from pipeline.automation import new_raw_file_sensor, nightly_job, nightly_schedule, tuning_job
-from pipeline.config import LOAD_TIME, RecsysSettings
 from pipeline.executors import executor_for
+from pipeline.io_manager import RecsysStorage
 from pipeline.resources import DataRoot
+from pipeline.settings import LOAD_TIME, RecsysSettings
 
 ASSETS = dg.load_assets_from_modules([ingest, split, models, evaluation, publish])
 CHECKS = dg.load_asset_checks_from_modules([checks])
+
+
+def resources(root: str = "") -> dict:
+    """The resources of a run over the data root ``root`` ('' = $RECSYS_DATA_DIR or ./data)."""
+    data_root = DataRoot(root=root)
+    return {
+        "data_root": data_root,
+        "settings": RecsysSettings(data_root=data_root),
+        "io_manager": RecsysStorage(root=root),
+    }
+
 
 defs = dg.Definitions(
     assets=ASSETS,
@@ -18,7 +30,7 @@ defs = dg.Definitions(
     jobs=[nightly_job, tuning_job],
     schedules=[nightly_schedule],
     sensors=[new_raw_file_sensor],
-    resources={"data_root": DataRoot(), "settings": RecsysSettings()},
+    resources=resources(),
     executor=executor_for(LOAD_TIME.execution),
 )
 

@@ -1,41 +1,60 @@
-"""Materialization metadata shared by the assets: row counts, schema, URI, data version."""
+"""What a materialization shows: content-hash data versions, table schemas, column lineage."""
 
-from pathlib import Path
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
 from typing import Any
 
 import dagster as dg
+import numpy as np
 import polars as pl
-import pyarrow.parquet as pq
 
-from recsys_core.publish.files import sha256_file
+from recsys_core.models.base import Recommender
 
 
-def table_metadata(frame: pl.DataFrame, path: Path) -> dict[str, Any]:
-    """Row count, column schema and location of a table written to ``path``."""
+def content_version(value: Any) -> dg.DataVersion:
+    """A hash of a value's content, so an unchanged output leaves downstream assets fresh."""
+    digest = hashlib.sha256()
+    if isinstance(value, pl.DataFrame):
+        digest.update(repr(value.schema).encode())
+        if value.height:
+            digest.update(value.hash_rows(seed=0).to_numpy())
+    elif isinstance(value, Recommender):
+        digest.update(repr(value).encode())
+        data = value.data
+        for arr in (data.user_items.indptr, data.user_items.indices, data.user_items.data):
+            digest.update(np.ascontiguousarray(arr).tobytes())
+        for key, arr in sorted(value._state().items()):
+            digest.update(key.encode() + np.ascontiguousarray(arr).tobytes())
+    else:
+        digest.update(json.dumps(value, sort_keys=True, default=str).encode())
+    return dg.DataVersion(digest.hexdigest()[:16])
+
+
+def output(value: Any, output_name: str = "result", **metadata: Any) -> dg.Output:
+    """``value`` for the IO manager, with its content version and ``metadata`` (floats rounded
+    to 4 digits; a table also gets its row count and column schema)."""
+    meta: dict[str, Any] = {k: _rounded(v) for k, v in metadata.items()}
+    if isinstance(value, pl.DataFrame):
+        meta = table_metadata(value) | meta
+    with warnings.catch_warnings():  # data_version on an Output is Beta; downstream needs it
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return dg.Output(value, output_name, metadata=meta, data_version=content_version(value))
+
+
+def table_metadata(frame: pl.DataFrame, descriptions: dict[str, str] | None = None) -> dict:
+    """Row count and column schema of a table."""
+    described = descriptions or {}
+    columns = [
+        dg.TableColumn(name, str(dtype), description=described.get(name))
+        for name, dtype in frame.schema.items()
+    ]
     return {
         "dagster/row_count": frame.height,
-        "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(name, str(dtype)) for name, dtype in frame.schema.items()]
-        ),
-        "dagster/uri": str(path),
+        "dagster/column_schema": dg.TableSchema(columns=columns),
     }
-
-
-def parquet_metadata(path: Path) -> dict[str, Any]:
-    """:func:`table_metadata` of a Parquet file from its footer, without reading the rows."""
-    schema = pl.read_parquet_schema(path)
-    return {
-        "dagster/row_count": pq.ParquetFile(path).metadata.num_rows,
-        "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(name, str(dtype)) for name, dtype in schema.items()]
-        ),
-        "dagster/uri": str(path),
-    }
-
-
-def data_version(*paths: Path) -> dg.DataVersion:
-    """Content hash of files: an unchanged output leaves downstream assets fresh."""
-    return dg.DataVersion(":".join(sha256_file(p)[:16] for p in paths))
 
 
 def column_lineage(sources: dict[str, list[tuple[str, str]]]) -> dg.TableColumnLineage:
@@ -46,3 +65,11 @@ def column_lineage(sources: dict[str, list[tuple[str, str]]]) -> dg.TableColumnL
             for column, deps in sources.items()
         }
     )
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return dg.MetadataValue.float(round(value, 4))
+    if isinstance(value, dict | list):
+        return dg.MetadataValue.json(value)
+    return value

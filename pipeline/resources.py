@@ -1,86 +1,81 @@
-"""Resources: where the data lives. Every path an asset touches comes from :class:`DataRoot`."""
+"""Where the data lives: the data root, a local folder or an fsspec URI (``s3://``, ``file://``).
 
-import hashlib
+Layout under the root: ``raw/`` (input files, read by hand), ``warehouse/`` and ``models/``
+(written and read by the IO manager, :mod:`pipeline.io_manager`), ``published/`` (the gated,
+atomic publish that downstream systems read, :mod:`pipeline.publishing`).
+"""
+
+from __future__ import annotations
+
 import os
+import shutil
 import tempfile
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
-from pydantic import Field, PrivateAttr
+from pydantic import Field
+from upath import UPath
 
-from recsys_core.data.mirror import Mirror
+from recsys_core.data.readers import raw_files
 
 DEFAULT_DATA_DIR = "data"
 
 
+def is_uri(root: str) -> bool:
+    """Whether ``root`` is a URI (object store, ``file://``) rather than a local path."""
+    return "://" in root
+
+
+def root_uri(root: str = "") -> str:
+    """The configured root: ``root``, else ``$RECSYS_DATA_DIR``, else ``./data`` (absolute)."""
+    value = root or os.environ.get("RECSYS_DATA_DIR") or DEFAULT_DATA_DIR
+    return value if is_uri(value) else str(Path(value).resolve())
+
+
 class DataRoot(dg.ConfigurableResource):
-    """The data root (``RECSYS_DATA_DIR``, default ``./data``) and the layout under it.
+    """The data root (``RECSYS_DATA_DIR``, default ``./data``) and the folders under it."""
 
-    ``raw/`` raw rating files; ``warehouse/`` validated and intermediate tables; ``models/``
-    fitted models; ``published/`` what downstream systems read.
-
-    The root is a local path, or a URI (``s3://bucket/recsys``, ``gs://…``, ``file:///…``) for
-    runs whose steps are on several machines: each step then works in a local copy
-    (``cache_dir``) that fetches what the step reads from the store and pushes what it wrote
-    when the step ends (:mod:`recsys_core.data.mirror`).
-    """
-
-    root: str = ""
-    cache_dir: str = Field(
-        "", description="local copy of a URI root; '' = $RECSYS_CACHE_DIR or <tmp>/recsys-cache"
-    )
-    _since_ns: int = PrivateAttr(default=0)
+    root: str = Field("", description="local folder or fsspec URI; '' = $RECSYS_DATA_DIR or ./data")
 
     @property
     def uri(self) -> str:
-        return self.root or os.environ.get("RECSYS_DATA_DIR") or DEFAULT_DATA_DIR
+        return root_uri(self.root)
 
     @property
-    def mirror(self) -> Mirror | None:
-        """The store behind a URI root (None for a local path)."""
-        return Mirror(self.uri, self.base) if "://" in self.uri else None
+    def is_local(self) -> bool:
+        return not is_uri(self.uri)
 
-    @property
-    def base(self) -> Path:
-        """The local folder every path is under (for a URI root: its local copy)."""
-        if "://" not in self.uri:
-            return Path(self.uri).resolve()
-        cache = self.cache_dir or os.environ.get("RECSYS_CACHE_DIR")
-        folder = Path(cache) if cache else Path(tempfile.gettempdir()) / "recsys-cache"
-        return (folder / hashlib.sha256(self.uri.encode()).hexdigest()[:16]).resolve()
+    def upath(self, *parts: str) -> UPath:
+        """``parts`` under the root; a path that would leave the root is refused."""
+        base = UPath(self.uri)
+        for part in parts:
+            if part in ("", ".", "..") or "/" in part or "\\" in part:
+                raise ValueError(f"path part {part!r} escapes the data root {self.uri}")
+        return base.joinpath(*parts)
 
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._since_ns = time.time_ns()
+    def local(self, *parts: str) -> Path:
+        """A local path under a local root (folders created); URI roots have none."""
+        if not self.is_local:
+            raise ValueError(f"{self.uri} is not a local folder")
+        path = Path(self.uri).joinpath(*parts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
 
-    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        mirror = self.mirror
-        if mirror is not None:
-            mirror.push(self._since_ns)
-
-    def path(self, *parts: str) -> Path:
-        """A path under the root (parent folders created; a folder itself too when the last
-        part is ``"."``); it may not escape the root."""
-        base = self.base
-        target = base.joinpath(*parts).resolve()
-        if not target.is_relative_to(base):
-            raise ValueError(f"path {'/'.join(parts)!r} escapes the data root {base}")
-        (target if parts and parts[-1] == "." else target.parent).mkdir(parents=True, exist_ok=True)
-        mirror = self.mirror
-        if mirror is not None:
-            mirror.fetch(target.relative_to(base).as_posix())
-        return target
-
-    @property
-    def raw_dir(self) -> Path:
-        return self.path("raw", ".")
-
-    def warehouse(self, *parts: str) -> Path:
-        return self.path("warehouse", *parts)
-
-    def model(self, *parts: str) -> Path:
-        return self.path("models", *parts)
-
-    def published(self, *parts: str) -> Path:
-        """A path under ``published/`` (the folder itself without ``parts``)."""
-        return self.path("published", *(parts or (".",)))
+    @contextmanager
+    def raw_copies(self) -> Iterator[list[Path]]:
+        """The raw files as local paths (sorted by name; hidden and ``.part`` files skipped).
+        A URI root's files are downloaded into a private temporary folder for the duration."""
+        if self.is_local:
+            yield raw_files(self.local("raw", "x").parent)
+            return
+        raw = self.upath("raw")
+        names = sorted(p.name for p in raw.iterdir() if p.is_file()) if raw.exists() else []
+        folder = Path(tempfile.mkdtemp(prefix="recsys-raw-"))
+        try:
+            for name in names:
+                (folder / name).write_bytes((raw / name).read_bytes())
+            yield raw_files(folder)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)

@@ -9,11 +9,10 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from pipeline.config import RecsysSettings
-from pipeline.definitions import ASSETS, CHECKS, defs
-from pipeline.resources import DataRoot
+from pipeline.definitions import ASSETS, CHECKS, defs, resources
 from recsys_core.evaluation.protocol import metric
 from recsys_core.publish.table import PUBLISHED_COLUMNS
+from recsys_core.data.synthetic import demo_ratings
 from tests.conftest import ML100K, random_ratings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,10 +23,23 @@ def materialize(root: Path, run_config: dict | None = None) -> dg.ExecuteInProce
         return dg.materialize(
             [*ASSETS, *CHECKS],
             instance=instance,
-            resources={"data_root": DataRoot(root=str(root)), "settings": RecsysSettings()},
+            resources=resources(str(root)),
             run_config=run_config or {},
             raise_on_error=False,
         )
+
+
+def run_settings(sections: dict) -> dict:
+    """Run config setting these settings sections for one run (the typed launchpad sections)."""
+    return {"resources": {"settings": {"config": sections}}}
+
+
+def materialized(result: dg.ExecuteInProcessResult, asset: str) -> dg.AssetMaterialization:
+    return next(
+        e.materialization
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey(asset)
+    )
 
 
 def write_raw(root: Path, frame: pl.DataFrame, name: str = "r.csv") -> None:
@@ -35,10 +47,10 @@ def write_raw(root: Path, frame: pl.DataFrame, name: str = "r.csv") -> None:
     frame.write_csv(root / "raw" / name)
 
 
-def test_whole_graph_on_demo_data(tmp_path):
+def test_whole_graph_on_synthetic_data(tmp_path):
+    write_raw(tmp_path, demo_ratings())
     result = materialize(tmp_path)
     assert result.success
-    assert (tmp_path / "raw" / "demo_ratings.csv").exists(), "demo data not written"
     live = pl.read_parquet(tmp_path / "published" / "recommendations.parquet")
     assert tuple(live.columns) == PUBLISHED_COLUMNS
     ratings = pl.read_parquet(tmp_path / "warehouse" / "ratings.parquet")
@@ -55,37 +67,31 @@ def test_whole_graph_on_demo_data(tmp_path):
     assert set(ndcg["model"]) == {
         "popularity",
         "item_knn",
-        "svd",
+        "biased_mf",
         "pure_svd",
         "hybrid",
         "rating_blend",
     }
     assert ((ndcg["value"] > 0) & (ndcg["value"] <= 1)).all()
-    assert set(live["source"]) <= {"hybrid", "item_knn", "svd", "popularity"}
+    assert set(live["source"]) <= {"hybrid", "item_knn", "pure_svd", "popularity"}
     assert live.schema["explanation"] == pl.List(live.schema["item_id"])
     checks = result.get_asset_check_evaluations()
     assert len(checks) == 10 and all(c.passed for c in checks)
     page = (tmp_path / "published" / "report.html").read_text()
     assert page.count("<svg") >= 3 and "hybrid" in page
-    staged = next(
-        e.materialization
-        for e in result.get_asset_materialization_events()
-        if e.asset_key == dg.AssetKey("recommendations")
-    )
+    assert not (tmp_path / "warehouse" / "steps").exists(), "bucket outputs were left behind"
+    staged = materialized(result, "recommendations")
     lineage = staged.metadata["dagster/column_lineage"].value.deps_by_column
     assert {d.asset_key.to_user_string() for d in lineage["item_id"]} == {"ratings"}
     assert staged.metadata["dagster/row_count"].value == live.height
-    mat = result.asset_materializations_for_node("ratings")[0]
+    mat = materialized(result, "ratings")
     assert mat.metadata["dagster/row_count"].value == ratings.height
     assert "dagster/column_schema" in mat.metadata
 
 
 def test_per_run_config_changes_list_length(tmp_path):
     write_raw(tmp_path, random_ratings(n_users=40, n_items=60, seed=2))
-    overrides = {"topn": {"n": 3}}
-    result = materialize(
-        tmp_path, {"resources": {"settings": {"config": {"overrides": overrides}}}}
-    )
+    result = materialize(tmp_path, run_settings({"topn": {"n": 3}}))
     assert result.success
     live = pl.read_parquet(tmp_path / "published" / "recommendations.parquet")
     assert live.group_by("user_id").len()["len"].max() == 3
@@ -110,11 +116,12 @@ def test_ingest_writes_quarantine_with_reasons(tmp_path):
     lines = ["\t".join(str(v) for v in row) for row in good.iter_rows()]
     lines.insert(5, "7\t8\tNaN\t100")
     (tmp_path / "raw" / "u.data").write_text("\n".join(lines) + "\n")
-    assert materialize(tmp_path).success
+    result = materialize(tmp_path)
+    assert result.success
     q = pl.read_parquet(tmp_path / "warehouse" / "quarantine.parquet")
     assert q.select("line", "reason").rows() == [(6, "rating (column 3) is not finite: NaN")]
-    report = json.loads((tmp_path / "warehouse" / "ingest_report.json").read_text())
-    assert report["ratings"] == good.height and report["bad_rows"] == 1
+    counts = materialized(result, "ratings").metadata
+    assert counts["ratings"].value == good.height and counts["bad_rows"].value == 1
 
 
 def test_definitions_load_and_validate():
@@ -173,7 +180,7 @@ def test_effective_settings_are_stored_with_the_run(tmp_path, monkeypatch):
     write_raw(tmp_path, random_ratings(n_users=40, n_items=60, seed=2))
     overrides = {"models": {"popularity": {"window_days": 1000}}}
     result = materialize(
-        tmp_path, {"resources": {"settings": {"config": {"overrides": overrides}}}}
+        tmp_path, run_settings(overrides)
     )
     assert result.success
     run = json.loads((tmp_path / "published" / "history" / result.run_id / "run.json").read_text())
@@ -189,13 +196,32 @@ def test_effective_settings_are_stored_with_the_run(tmp_path, monkeypatch):
 
 def test_bad_setting_fails_the_run_naming_key_and_layer(tmp_path):
     write_raw(tmp_path, random_ratings(n_users=40, n_items=60, seed=2))
-    overrides = {"topn": {"nn": 4}}
-    result = materialize(
-        tmp_path, {"resources": {"settings": {"config": {"overrides": overrides}}}}
-    )
+    result = materialize(tmp_path, run_settings({"topn": {"n": 0}}))
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
-    assert "unknown key 'topn.nn' in run config" in str(failure.event_specific_data.error)
+    message = str(failure.event_specific_data.error)
+    assert "'topn.n' in run config" in message and "greater than or equal to 1" in message
+    assert not (tmp_path / "warehouse").exists(), "a misconfigured run did work"
+
+
+def test_the_launchpad_schema_is_typed_and_refuses_unknown_keys(tmp_path):
+    write_raw(tmp_path, random_ratings(n_users=40, n_items=60, seed=2))
+    with pytest.raises(dg.DagsterInvalidConfigError, match="nn"):
+        materialize(tmp_path, run_settings({"topn": {"nn": 4}}))
+    fields = defs.get_resource_key_mapping  # the resource's schema lists every section
+    schema = resources()["settings"].get_resource_definition().config_schema
+    sections = set(schema.as_field().config_type.fields)
+    assert {"topn", "models", "hybrid", "publish", "ingest"} <= sections
+    del fields
+
+
+def test_a_per_run_load_time_setting_is_refused_naming_where_to_set_it(tmp_path):
+    write_raw(tmp_path, random_ratings(n_users=40, n_items=60, seed=2))
+    result = materialize(tmp_path, run_settings({"execution": {"buckets": 4}}))
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = str(failure.event_specific_data.error)
+    assert "execution cannot be set per run" in message and "recsys.yaml" in message
 
 
 def test_cli_refuses_a_second_run_on_the_same_data_root(tmp_path, monkeypatch):
@@ -221,7 +247,7 @@ def test_gate_blocks_a_degraded_run_and_leaves_the_live_table_byte_identical(tmp
     )
     overrides = {"publish": {"min_ndcg": 0.999}}
     result = materialize(
-        tmp_path, {"resources": {"settings": {"config": {"overrides": overrides}}}}
+        tmp_path, run_settings(overrides)
     )
     assert not result.success
     failed = [c for c in result.get_asset_check_evaluations() if not c.passed]
@@ -239,7 +265,7 @@ def test_rollback_restores_an_earlier_run(tmp_path, monkeypatch):
     first = materialize(tmp_path)
     first_bytes = (tmp_path / "published" / "recommendations.parquet").read_bytes()
     second = materialize(
-        tmp_path, {"resources": {"settings": {"config": {"overrides": {"topn": {"n": 4}}}}}}
+        tmp_path, run_settings({"topn": {"n": 4}})
     )
     assert first.success and second.success
     published = tmp_path / "published"

@@ -1,75 +1,69 @@
-"""Ingest layer: raw rating files -> validated ratings Parquet + quarantine."""
+"""Ingest layer: raw rating files -> validated ratings + quarantine."""
 
 import dagster as dg
 
-from pipeline.config import RecsysSettings, run_settings
-from pipeline.metadata import data_version, table_metadata
+from pipeline.metadata import output
 from pipeline.resources import DataRoot
-from recsys_core.data.readers import Reader, raw_files
-from recsys_core.data.synthetic import demo_ratings
+from pipeline.settings import RecsysSettings
+from recsys_core.data.readers import Reader
 from recsys_core.data.validate import ingest
-from recsys_core.publish.files import (
-    remove_stale_temps,
-    sha256_file,
-    write_csv_atomic,
-    write_json_atomic,
-    write_parquet_atomic,
-)
+from recsys_core.publish.files import remove_stale_temps, sha256_file
 
 GROUP = "ingest"
 OWNERS = ["team:recsys"]
-DEMO_FILE = "demo_ratings.csv"
+RATING_COLUMNS = {
+    "user_id": "The user's own id, as in the raw files (Int64 if every id is an integer).",
+    "item_id": "The item's own id, as in the raw files (Int64 if every id is an integer).",
+    "rating": "The rating, within ingest.rating_scale.",
+    "timestamp": "Unix seconds (null when the file has no time column).",
+}
 
 
 @dg.asset(
     group_name=GROUP,
     owners=OWNERS,
     kinds={"csv"},
-    code_version="1",
-    description="Raw rating files in $RECSYS_DATA_DIR/raw/ (the demo data is written there "
-    "when the folder is empty). First step of every run: removes temporary files an "
-    "interrupted run left behind.",
-)
-def raw_ratings(context: dg.AssetExecutionContext, data_root: DataRoot) -> dg.MaterializeResult:
-    for folder in ("warehouse", "models", "published"):
-        for stale in remove_stale_temps(data_root.base / folder):
-            context.log.warning("removed %s, left by an interrupted run", stale)
-    files = raw_files(data_root.raw_dir)
-    if not files:
-        demo = data_root.raw_dir / DEMO_FILE
-        frame = demo_ratings().rename({"user_id": "userId", "item_id": "itemId"})
-        context.log.info("raw folder empty: writing %d demo ratings to %s", frame.height, demo)
-        files = [write_csv_atomic(frame, demo)]
-    listing = {f.name: f.stat().st_size for f in files}
-    return dg.MaterializeResult(
-        metadata={"files": dg.MetadataValue.json(listing), "file_count": len(files)},
-        data_version=dg.DataVersion(":".join(sha256_file(f)[:12] for f in files)),
-    )
-
-
-@dg.asset(
-    deps=[raw_ratings],
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds={"polars", "parquet"},
     code_version="2",
-    description="Validated ratings (user_id, item_id, rating, timestamp; one row per pair) and "
-    "the quarantine of rows set aside (file, line, reason, raw).",
+    description="The raw rating files in $RECSYS_DATA_DIR/raw/ (name, bytes, sha256), read in "
+    "name order. No file is an error: nothing is invented. First step of every run: removes "
+    "temporary files an interrupted run left behind.",
 )
-def ratings(settings: RecsysSettings, data_root: DataRoot) -> dg.MaterializeResult:
-    cfg = run_settings(settings, data_root).ingest
+def raw_files(context: dg.AssetExecutionContext, data_root: DataRoot) -> dg.Output:
+    if data_root.is_local:
+        for stale in remove_stale_temps(data_root.local("x").parent):
+            context.log.warning("removed %s, left by an interrupted run", stale)
+    with data_root.raw_copies() as files:
+        listing = {f.name: {"bytes": f.stat().st_size, "sha256": sha256_file(f)} for f in files}
+    if not listing:
+        raise dg.Failure(f"no rating files in {data_root.uri}/raw")
+    return output(listing, file_count=len(listing))
+
+
+@dg.multi_asset(
+    outs={
+        "ratings": dg.AssetOut(
+            description="Validated ratings: one row per (user, item); " + ", ".join(RATING_COLUMNS),
+            metadata={"columns": RATING_COLUMNS},
+            kinds={"polars", "parquet"},
+        ),
+        "quarantine": dg.AssetOut(
+            description="Every row set aside (file, line, reason, raw), with its reason.",
+            kinds={"polars", "parquet"},
+        ),
+    },
+    group_name=GROUP,
+    ins={"raw_files": dg.AssetIn(dagster_type=dg.Nothing)},
+    code_version="3",
+)
+def validated_ratings(settings: RecsysSettings, data_root: DataRoot):
+    cfg = settings.effective.ingest
     reader = Reader(
         line_format=cfg.line_format,
         sep=cfg.sep,
         rating_scale=cfg.rating_scale,
         skip_lines=cfg.skip_lines,
     )
-    result = ingest(raw_files(data_root.raw_dir), reader, cfg.max_bad_fraction)
-    out = write_parquet_atomic(result.ratings, data_root.warehouse("ratings.parquet"))
-    write_parquet_atomic(result.quarantine, data_root.warehouse("quarantine.parquet"))
-    report = {**result.counts, "rating_scale": list(reader.rating_scale)}
-    write_json_atomic(report, data_root.warehouse("ingest_report.json"))
-    return dg.MaterializeResult(
-        metadata={**table_metadata(result.ratings, out), **result.counts},
-        data_version=data_version(out),
-    )
+    with data_root.raw_copies() as files:
+        result = ingest(files, reader, cfg.max_bad_fraction)
+    yield output(result.ratings, "ratings", **result.counts)
+    yield output(result.quarantine, "quarantine")

@@ -1,111 +1,85 @@
-"""Models layer: the production models, fitted on all validated ratings, and the hybrid's
-tuned settings."""
-
-import json
-from pathlib import Path
+"""Models layer: the production models (fitted on all validated ratings) that rank the
+published lists, and the hybrid's blend settings chosen on a validation split of train."""
 
 import dagster as dg
 import polars as pl
-from recsys_core.hybrid.tuning import tune
 
 from pipeline.assets.ingest import OWNERS
-from pipeline.config import RecsysSettings, run_settings
-from pipeline.metadata import data_version, table_metadata
-from pipeline.resources import DataRoot
-from recsys_core import Hybrid, KNNWithMeans, Popularity, PureSVD, Recommender
-from recsys_core.models.mf import SVD
+from pipeline.metadata import output
+from pipeline.settings import RecsysSettings
+from recsys_core import SVD, KNNWithMeans, Popularity, PureSVD, Recommender
+from recsys_core.models.rating_blend import RatingBlend
 from recsys_core.params import as_dict
-from recsys_core.publish.files import write_json_atomic, write_parquet_atomic
-from recsys_core.settings import Settings, hybrid_params
+from recsys_core.ranking.hybrid import HybridParams, choose_settings, configured
+from recsys_core.settings import HYBRID_COMPONENTS, Settings, hybrid_params
 
 GROUP = "models"
 MODELS: dict[str, tuple[type[Recommender], str]] = {
-    "popularity": (Popularity, "Rating count (optionally in a recent window): the baseline and "
-                   "the cold-start fallback."),
-    "item_knn": (KNNWithMeans, "Item-based KNNWithMeans (Surprise's parameters); its ranking "
-                 "scores and explanations feed the hybrid."),
-    "svd": (SVD, "Biased matrix factorisation (Surprise's SVD parameters) for rating predictions."),
-    "pure_svd": (PureSVD, "Truncated SVD of the rating matrix: the hybrid's factor-model scorer."),
-}  # fmt: skip
+    "popularity": (
+        Popularity,
+        "Rating count (optionally in a recent window): the baseline and the cold-start fallback.",
+    ),
+    "item_knn": (
+        KNNWithMeans,
+        "Item-based KNNWithMeans (Surprise's parameters): ranking "
+        "scores and the lists' explanations.",
+    ),
+    "pure_svd": (PureSVD, "PureSVD, a truncated SVD of the rating matrix: a ranking scorer."),
+    "biased_mf": (SVD, "Biased matrix factorisation (Surprise's SVD): rating predictions."),
+    "rating_blend": (RatingBlend, "Stacked rating predictor over SVD and KNN rating models."),
+}
+"""Every model by algorithm name (= its settings section): class and what it is for."""
+HYBRID_PARTS = tuple(HYBRID_COMPONENTS)
+"""The published hybrid's components (popularity is also its fallback)."""
 
 
-HYBRID_PARTS = {"item_knn": "item_knn", "svd": "pure_svd", "popularity": "popularity"}
-"""The hybrid's components -> the fitted model each one is (popularity is also the fallback)."""
-HYBRID_FILE = "hybrid.json"
+def make(name: str, settings: Settings) -> Recommender:
+    """An unfitted model of the section ``models.<name>`` of the settings."""
+    cls = MODELS[name][0]
+    return cls(**as_dict(getattr(settings.models, name)))
 
 
-def model_path(data_root: DataRoot, name: str) -> Path:
-    return data_root.model(f"{name}.npz")
+def fitted_model(name: str, suffix: str, ratings_asset: str, text: str) -> dg.AssetsDefinition:
+    """An asset holding the model ``name`` fitted on the ratings of ``ratings_asset``."""
 
-
-def load_hybrid(data_root: DataRoot, settings: Settings, folder: str = "") -> Hybrid:
-    """The hybrid assembled from fitted models under ``models/<folder>`` and the settings
-    ``hybrid_tuning`` chose (models/hybrid.json); nothing is refitted."""
-    prefix = f"{folder}/" if folder else ""
-    fitted = {
-        part: Recommender.load(model_path(data_root, prefix + name))
-        for part, name in HYBRID_PARTS.items()
-    }
-    chosen = json.loads(data_root.model(HYBRID_FILE).read_text())
-    return Hybrid.assemble(fitted, fitted["popularity"], chosen, **hybrid_params(settings))
-
-
-def _model_asset(name: str, cls: type[Recommender], text: str) -> dg.AssetsDefinition:
     @dg.asset(
-        name=f"{name}_model",
-        deps=["ratings"],
+        name=f"{name}_{suffix}",
+        ins={"ratings": dg.AssetIn(ratings_asset)},
         group_name=GROUP,
         owners=OWNERS,
         kinds={"numpy"},
-        code_version="1",
-        description=f"{text} Fitted on all validated ratings; saved as models/{name}.npz.",
+        code_version="2",
+        description=f"{MODELS[name][1]} {text}",
     )
-    def _fit(settings: RecsysSettings, data_root: DataRoot) -> dg.MaterializeResult:
-        params = as_dict(getattr(run_settings(settings, data_root).models, name))
-        model = cls(**params).fit(pl.read_parquet(data_root.warehouse("ratings.parquet")))
-        out = model.save(model_path(data_root, name))
-        return dg.MaterializeResult(
-            metadata={
-                "users": model.data.n_users,
-                "items": model.data.n_items,
-                "params": dg.MetadataValue.json(params),
-                "dagster/uri": str(out),
-            },
-            data_version=data_version(out),
+    def _fit(settings: RecsysSettings, ratings: pl.DataFrame) -> dg.Output:
+        model = make(name, settings.effective).fit(ratings)
+        return output(
+            model, users=model.data.n_users, items=model.data.n_items, params=as_dict(model.params)
         )
 
     return _fit
 
 
-MODEL_ASSETS = [_model_asset(name, cls, text) for name, (cls, text) in MODELS.items()]
+PRODUCTION_MODELS = [
+    fitted_model(name, "model", "ratings", "Fitted on all validated ratings; ranks the lists.")
+    for name in HYBRID_PARTS
+]
 
 
 @dg.asset(
-    deps=["train_ratings"],
     group_name=GROUP,
     owners=OWNERS,
-    kinds={"polars", "parquet"},
-    code_version="2",
-    description="The hybrid's blend weights and cold-start settings, chosen by NDCG@10 on a "
-    "validation split of the training split (trials in warehouse/hybrid_tuning.parquet); "
-    "used by the evaluated hybrid and the published one alike.",
+    kinds={"polars"},
+    code_version="3",
+    description="The hybrid's blend weights and cold-start settings, chosen by NDCG@k on a "
+    "validation split carved from the training split (never the test split); used by the "
+    "evaluated hybrid and the published one alike. The trials are in the metadata.",
 )
-def hybrid_tuning(settings: RecsysSettings, data_root: DataRoot) -> dg.MaterializeResult:
-    params = hybrid_params(run_settings(settings, data_root))
-    ratings = pl.read_parquet(data_root.warehouse("train_ratings.parquet"))
-    hybrid = Hybrid(**params)
-    first = {
-        "weights": {c: float(hybrid.params.weights.get(c, 1.0)) for c in hybrid.params.components},
-        "cold_user_ratings": hybrid.params.cold_user_ratings,
-        "cold_item_slots": hybrid.params.cold_item_slots,
-    }
-    chosen, trials = tune(hybrid, ratings, first) if hybrid.params.tune else (first, pl.DataFrame())
-    out = write_json_atomic(chosen, data_root.model(HYBRID_FILE))
-    table = write_parquet_atomic(trials, data_root.warehouse("hybrid_tuning.parquet"))
-    return dg.MaterializeResult(
-        metadata={
-            **table_metadata(trials, table),
-            "chosen": dg.MetadataValue.json(chosen),
-        },
-        data_version=data_version(out),
-    )
+def hybrid_tuning(settings: RecsysSettings, train_ratings: pl.DataFrame) -> dg.Output:
+    s = settings.effective
+    params = HybridParams(**hybrid_params(s))
+    if not params.tune:
+        return output(configured(params), tuned=False)
+    ev = s.evaluation
+    chosen, trials = choose_settings(params, train_ratings, k=ev.k, threshold=ev.threshold)
+    return output(chosen, trials=trials.height, best_ndcg=float(trials["ndcg"].max()))

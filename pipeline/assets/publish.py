@@ -1,44 +1,44 @@
-"""Publish layer: this run's lists (staged, checked) -> the live table downstream reads.
+"""Publish layer: this run's lists (ranked in user buckets, staged, checked) -> the live table.
 
-``recommendations`` writes the candidate table to the warehouse; blocking checks run on it;
-only if they pass does ``published_recommendations`` copy it to
-``published/history/<run_id>/`` and atomically replace ``published/recommendations.parquet``
-(and ``published/metrics.parquet``). A failed check leaves yesterday's table live.
+``recommendations`` holds the candidate table; blocking checks run on it; only if they pass does
+``published_recommendations`` keep it under ``published/history/<run_id>/`` and make it live
+(:mod:`pipeline.publishing`). A failed check leaves yesterday's table live.
 """
 
-import json
-import shutil
-import warnings
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import dagster as dg
 import polars as pl
+from upath import UPath
 
 from pipeline.assets.ingest import OWNERS
-from pipeline.assets.models import load_hybrid
-from pipeline.config import LOAD_TIME, RecsysSettings, run_settings
-from pipeline.metadata import column_lineage, data_version, parquet_metadata
+from pipeline.assets.models import HYBRID_PARTS
+from pipeline.io_manager import remove_steps
+from pipeline.metadata import column_lineage, content_version, output, table_metadata
+from pipeline.publishing import Published, run_files
 from pipeline.resources import DataRoot
+from pipeline.settings import LOAD_TIME, RecsysSettings
+from recsys_core import Hybrid, Recommender
 from recsys_core.data.buckets import bucket_members
-from recsys_core.publish.files import (
-    atomic_write,
-    copy_atomic,
-    write_json_atomic,
-    write_parquet_atomic,
-    write_text_atomic,
-)
-from recsys_core.publish.history import publish_run
 from recsys_core.publish.table import PUBLISHED_COLUMNS, published_table
-from recsys_core.report.html import build_report, markdown_summary
+from recsys_core.report.html import build_report, markdown_summary, run_summary
+from recsys_core.settings import hybrid_params
 
 GROUP = "publish"
-STAGED = "recommendations.parquet"
-STAGED_INFO = "recommendations.json"
-MODEL_SCORES = [
-    ("item_knn_model", "score"),
-    ("pure_svd_model", "score"),
-    ("popularity_model", "score"),
-]
+BUCKETS = LOAD_TIME.execution.buckets
+MODEL_INPUTS = [f"{name}_model" for name in HYBRID_PARTS]
+COLUMNS = {
+    "user_id": "The user's own id, as in the raw files.",
+    "rank": "1..N, best first.",
+    "item_id": "The recommended item's own id; never one the user rated.",
+    "score": "The blended per-user z-score (finite, never increasing down a list).",
+    "source": "The component that scored the row (or 'hybrid' for several, 'popularity').",
+    "explanation": "Up to 3 of the user's rated items behind the row (empty for popularity).",
+    "run_id": "The Dagster run that produced the table.",
+    "generated_at": "When the run built the lists (UTC).",
+}
+MODEL_SCORES = [(name, "score") for name in MODEL_INPUTS]
 LINEAGE = {
     "user_id": [("ratings", "user_id")],
     "item_id": [("ratings", "item_id")],
@@ -49,32 +49,26 @@ LINEAGE = {
 }
 
 
-BUCKETS = LOAD_TIME.execution.buckets
-BUCKET_DIR = "buckets"
-ROW_GROUP = 100_000
-UPSTREAM = ["item_knn_model", "pure_svd_model", "popularity_model", "hybrid_tuning", "evaluation"]
-
-
 def _bucket_op(bucket: int) -> dg.OpDefinition:
     @dg.op(
         name=f"rank_bucket_{bucket}",
-        ins={name: dg.In(dg.Nothing) for name in UPSTREAM},
-        out=dg.Out(dg.Nothing),
-        description=f"Top-N lists of the users in bucket {bucket} of {BUCKETS} "
-        "(crc32 of the user id), written to warehouse/buckets/<run_id>/.",
+        ins={name: dg.In() for name in ["hybrid_tuning", *MODEL_INPUTS]}
+        | {"evaluation": dg.In(dg.Nothing)},
+        description=f"Top-N lists of the users in bucket {bucket} of {BUCKETS} (crc32 of the "
+        "user id), from the production models and the chosen blend settings.",
     )
     def _rank(
-        context: dg.OpExecutionContext, settings: RecsysSettings, data_root: DataRoot
-    ) -> None:
-        effective = run_settings(settings, data_root)
-        hybrid = load_hybrid(data_root, effective)
+        context: dg.OpExecutionContext,
+        settings: RecsysSettings,
+        hybrid_tuning: dict,
+        **models: Recommender,
+    ) -> pl.DataFrame:
+        s = settings.effective
+        fitted = {name: models[f"{name}_model"] for name in HYBRID_PARTS}
+        hybrid = Hybrid.assemble(fitted, fitted["popularity"], hybrid_tuning, **hybrid_params(s))
         users = bucket_members(hybrid.data.users.ids, bucket, BUCKETS)
         context.log.info("bucket %d of %d: %d users", bucket, BUCKETS, users.len())
-        recs = hybrid.recommend_explained(
-            n=effective.topn.n, users=users, block_size=effective.topn.block_size
-        )
-        path = data_root.warehouse(BUCKET_DIR, context.run.run_id, f"{bucket:03d}.parquet")
-        write_parquet_atomic(recs, path)
+        return hybrid.recommend_explained(n=s.topn.n, users=users, block_size=s.topn.block_size)
 
     return _rank
 
@@ -83,131 +77,106 @@ BUCKET_OPS = [_bucket_op(b) for b in range(BUCKETS)]
 
 
 @dg.op(
-    ins={f"bucket_{b}": dg.In(dg.Nothing) for b in range(BUCKETS)},
-    description="Combines the buckets into the staged table (sorted by user and rank, written "
-    "in row groups by a streaming sink) and records the run's settings beside it.",
+    ins={f"bucket_{b}": dg.In() for b in range(BUCKETS)},
+    description="Combines the buckets into the staged table, sorted by user and rank.",
 )
 def stage_recommendations(
-    context: dg.OpExecutionContext, settings: RecsysSettings, data_root: DataRoot
+    context: dg.OpExecutionContext, data_root: DataRoot, **buckets: pl.DataFrame
 ) -> dg.Output:
-    effective = run_settings(settings, data_root)
-    run_id, n = context.run.run_id, effective.topn.n
-    folder = data_root.warehouse(BUCKET_DIR, run_id, ".")
-    parts = [folder / f"{b:03d}.parquet" for b in range(BUCKETS)]
-    lazy = published_table(pl.scan_parquet(parts), run_id, datetime.now(UTC))
-    out = atomic_write(
-        data_root.warehouse(STAGED),
-        lambda tmp: lazy.sink_parquet(tmp, row_group_size=ROW_GROUP, statistics=True),
+    lists = pl.concat([buckets[f"bucket_{b}"] for b in range(BUCKETS)])
+    remove_steps(UPath(data_root.uri))
+    table = published_table(lists, context.run.run_id, datetime.now(UTC))
+    return output(
+        table,
+        users=table["user_id"].n_unique(),
+        buckets=BUCKETS,
+        **{"dagster/column_lineage": column_lineage(LINEAGE)},
     )
-    used = effective.to_dict()
-    info = {"n": n, "run_id": run_id, "buckets": BUCKETS, "settings": used}
-    write_json_atomic(info, data_root.warehouse(STAGED_INFO))
-    for old in folder.parent.iterdir():  # this run's buckets, and any a failed run left
-        shutil.rmtree(old, ignore_errors=True)
-    users = pl.scan_parquet(out).select(pl.col("user_id").n_unique()).collect().item()
-    with warnings.catch_warnings():  # data_version on an op output is Beta; the asset needs it
-        warnings.simplefilter("ignore", dg.BetaWarning)
-        return dg.Output(
-            None,
-            metadata={
-                **parquet_metadata(out),
-                "dagster/column_lineage": column_lineage(LINEAGE),
-                "users": users,
-                "n": n,
-                "buckets": BUCKETS,
-                "settings": dg.MetadataValue.json(used),
-            },
-            data_version=data_version(out),
-        )
 
 
 @dg.graph_asset(
     name="recommendations",
-    ins={name: dg.AssetIn(dagster_type=dg.Nothing) for name in UPSTREAM},
+    ins={"hybrid_tuning": dg.AssetIn(), "evaluation": dg.AssetIn(dagster_type=dg.Nothing)}
+    | {name: dg.AssetIn() for name in MODEL_INPUTS},
     group_name=GROUP,
     owners=OWNERS,
     kinds={"polars", "parquet"},
-    description="This run's per-user top-N lists: the hybrid of the production item-KNN and "
-    "PureSVD models with popularity backfill, ranked in execution.buckets user buckets (in "
-    "parallel under the multiprocess or k8s executor) and staged in the warehouse for the "
-    "blocking checks before publishing.",
+    metadata={"columns": COLUMNS},
+    description="This run's per-user top-N lists: the hybrid of the production models with "
+    "popularity backfill, ranked in execution.buckets user buckets (parallel steps under the "
+    "multiprocess or k8s executor), staged for the blocking checks before publishing.",
 )
-def recommendations(item_knn_model, pure_svd_model, popularity_model, hybrid_tuning, evaluation):
-    # Nothing-typed inputs: they order the steps; the files pass through the data root
-    upstream = dict(zip(UPSTREAM, [item_knn_model, pure_svd_model, popularity_model,
-                                   hybrid_tuning, evaluation], strict=True))  # fmt: skip
-    ranked = {f"bucket_{b}": op(**upstream) for b, op in enumerate(BUCKET_OPS)}
+def recommendations(hybrid_tuning, evaluation, **models):
+    ranked = {
+        f"bucket_{b}": op(hybrid_tuning=hybrid_tuning, evaluation=evaluation, **models)
+        for b, op in enumerate(BUCKET_OPS)
+    }
     return stage_recommendations(**ranked)
 
 
-@dg.asset(
-    deps=[recommendations],
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds={"parquet"},
-    code_version="1",
-    description="The live table downstream systems read: "
-    "$RECSYS_DATA_DIR/published/recommendations.parquet (" + ", ".join(PUBLISHED_COLUMNS) + "), "
-    "replaced atomically; each run's copy kept under published/history/<run_id>/.",
-)
-def published_recommendations(data_root: DataRoot) -> dg.MaterializeResult:
-    staged = data_root.warehouse(STAGED)
-    run_id = pl.read_parquet(staged, columns=["run_id"]).get_column("run_id").unique().item()
-    files = {
-        "recommendations.parquet": staged,
-        "metrics.parquet": data_root.warehouse("metrics.parquet"),
-        "run.json": data_root.warehouse(STAGED_INFO),
+def run_record(settings: Mapping, run_id: str, data_root: DataRoot) -> dict:
+    """What ``published/history/<run_id>/run.json`` says about a run."""
+    return {
+        "run_id": run_id,
+        "data_root": data_root.uri,
+        "settings": dict(settings),
+        "published_at": datetime.now(UTC).isoformat(),
     }
-    live = publish_run(data_root.published(), run_id, files)
-    return dg.MaterializeResult(
-        metadata={
-            **parquet_metadata(live),
-            "dagster/column_lineage": column_lineage(
-                {c: [("recommendations", c)] for c in PUBLISHED_COLUMNS}
-            ),
-            "run_id": run_id,
-        },
-        data_version=data_version(live),
-    )
 
 
 @dg.asset(
-    deps=[published_recommendations],
     group_name=GROUP,
     owners=OWNERS,
     kinds={"html"},
-    code_version="1",
-    description="published/report.html: model comparison, NDCG@k/precision@k curves, popularity "
-    "of recommended items vs the catalogue, per-segment table, run parameters and data summary.",
+    code_version="2",
+    description="The run report (published beside the lists): model comparison, NDCG@k curves, "
+    "popularity of what we recommend against the catalogue, segments, run parameters.",
 )
-def report(data_root: DataRoot) -> dg.MaterializeResult:
-    info = json.loads(data_root.warehouse(STAGED_INFO).read_text())
-    k = info["settings"]["evaluation"]["k"]
-    metrics = pl.read_parquet(data_root.warehouse("metrics.parquet"))
-    published = pl.read_parquet(
-        data_root.published("recommendations.parquet"), columns=["user_id", "item_id", "source"]
+def report(
+    context: dg.AssetExecutionContext,
+    settings: RecsysSettings,
+    evaluation: pl.DataFrame,
+    recommendations: pl.DataFrame,
+    ratings: pl.DataFrame,
+    quarantine: pl.DataFrame,
+) -> dg.Output:
+    s = settings.effective
+    summary = run_summary(context.run.run_id, ratings, quarantine, recommendations, s.topn.n)
+    page = build_report(
+        evaluation, recommendations, ratings.select("item_id"), summary, s.to_dict(), s.evaluation.k
     )
-    ratings = pl.scan_parquet(data_root.warehouse("ratings.parquet"))
-    counts = ratings.select(pl.len(), pl.col("user_id").n_unique(), pl.col("item_id").n_unique())
-    n_ratings, n_users, n_items = counts.collect().row(0)
-    train = ratings.select("item_id").collect()  # the catalogue's popularity profile
-    ingest_report = json.loads(data_root.warehouse("ingest_report.json").read_text())
-    quarantined = ingest_report["bad_rows"] + ingest_report["duplicates_superseded"]
-    summary = {
-        "run_id": info["run_id"],
-        "ratings": f"{n_ratings:,}",
-        "users": f"{n_users:,}",
-        "items": f"{n_items:,}",
-        "quarantined rows": f"{quarantined:,}",
-        "lists published": f"{published['user_id'].n_unique():,} x {info['n']}",
-    }
-    page = build_report(metrics, published, train, summary, info["settings"], k)
-    out = write_text_atomic(page, data_root.published("report.html"))
-    copy_atomic(out, data_root.published("history", info["run_id"], "report.html"))
+    return output(page, summary=dg.MetadataValue.md(markdown_summary(evaluation, s.evaluation.k)))
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"parquet"},
+    code_version="2",
+    metadata={"columns": COLUMNS},
+    description="The live table downstream systems read, "
+    "$RECSYS_DATA_DIR/published/recommendations.parquet (" + ", ".join(PUBLISHED_COLUMNS) + "), "
+    "replaced atomically together with metrics.parquet, report.html and run.json; each run's "
+    "copies are kept under published/history/<run_id>/.",
+)
+def published_recommendations(
+    context: dg.AssetExecutionContext,
+    settings: RecsysSettings,
+    data_root: DataRoot,
+    recommendations: pl.DataFrame,
+    evaluation: pl.DataFrame,
+    report: str,
+) -> dg.MaterializeResult:
+    run_id = context.run.run_id
+    record = run_record(settings.effective.to_dict(), run_id, data_root)
+    with run_files(recommendations, evaluation, report, record) as files:
+        Published(data_root).publish(run_id, files)
+    lineage = column_lineage({c: [("recommendations", c)] for c in PUBLISHED_COLUMNS})
     return dg.MaterializeResult(
         metadata={
-            "dagster/uri": str(out),
-            "summary": dg.MetadataValue.md(markdown_summary(metrics, k)),
+            **table_metadata(recommendations),
+            "dagster/column_lineage": lineage,
+            "run_id": run_id,
         },
-        data_version=data_version(out),
+        data_version=content_version(recommendations),
     )

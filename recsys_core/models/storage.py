@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -35,9 +35,11 @@ def write_npz(
     return path
 
 
-def read_npz(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Read a file written by :func:`write_npz`: (header, arrays)."""
-    with np.load(Path(path)) as npz:  # object arrays are refused by default
+def read_npz(path: str | os.PathLike | BinaryIO) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Read a file (a path, or an open binary file) written by :func:`write_npz`:
+    (header, arrays)."""
+    source = path if hasattr(path, "read") else Path(path)
+    with np.load(source) as npz:  # object arrays are refused by default
         header = json.loads(npz["header"].tobytes().decode())
         arrays = {k[2:]: npz[k] for k in npz.files if k.startswith("a_")}
     return header, arrays

@@ -81,6 +81,20 @@ def markdown_summary(metrics: pl.DataFrame, k: int, gate_model: str = "hybrid") 
     return head + f" (gate model: {gate_model}).\n\n" + "\n".join(lines)
 
 
+def run_summary(
+    run_id: str, ratings: pl.DataFrame, quarantine: pl.DataFrame, lists: pl.DataFrame, n: int
+) -> dict[str, Any]:
+    """The report's headline cards: the run, the data and the lists."""
+    return {
+        "run_id": run_id,
+        "ratings": f"{ratings.height:,}",
+        "users": f"{ratings['user_id'].n_unique():,}",
+        "items": f"{ratings['item_id'].n_unique():,}",
+        "quarantined rows": f"{quarantine.height:,}",
+        "lists published": f"{lists['user_id'].n_unique():,} x {n}",
+    }
+
+
 def build_report(
     metrics: pl.DataFrame,
     published: pl.DataFrame,
