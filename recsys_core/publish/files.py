@@ -2,7 +2,12 @@
 
 Every write goes to a temporary sibling (``.tmp-<name>.<random>``), is fsynced, then renamed over
 the target; the folder is fsynced after. A process killed mid-write leaves only the temporary
-file, which :func:`remove_stale_temps` deletes at the start of the next run.
+file, which :func:`remove_stale_temps` deletes at the start of the next run. The new file gets
+the usual ``0o666 & ~umask`` mode (``mkstemp`` makes 0600); the umask is read from
+``/proc/self/status`` without changing it, so a thread writing meanwhile is never affected.
+
+An ``OSError`` during a write (disk full, permission denied) is re-raised as an ``OSError`` of the
+same ``errno`` whose message names the target path, so a log line says which file failed.
 
 :func:`failpoint` is a test hook: with ``RECSYS_FAILPOINT=<name>`` in the environment the
 process kills itself (SIGKILL) at that named point, e.g. ``before-rename:published/metrics.parquet``
@@ -25,6 +30,7 @@ import polars as pl
 
 TMP_MARK = ".tmp-"
 FAILPOINT_ENV = "RECSYS_FAILPOINT"
+DEFAULT_UMASK = 0o022  # where /proc is missing (not Linux)
 
 
 def failpoint(name: str) -> None:
@@ -51,17 +57,35 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
             os.fsync(fh.fileno())
         failpoint(f"before-rename:{path.parent.name}/{path.name}")
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise _naming(err, path) from err
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
     return path
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _naming(err: OSError, path: Path) -> OSError:
+    """``err`` with ``path`` in its message (same errno), unless it already names it."""
+    if str(path) in str(err):
+        return err
+    reason = err.strerror or str(err) or type(err).__name__
+    return OSError(err.errno, f"cannot write {path}: {reason}")
+
+
+def _umask(status: str | os.PathLike = "/proc/self/status") -> int:
+    """The process umask, read without changing it (``os.umask`` can only set it: setting it to
+    0 for a moment would make files another thread creates meanwhile world-writable)."""
+    try:
+        with open(status, encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return DEFAULT_UMASK
 
 
 def _fsync_dir(folder: Path) -> None:
