@@ -57,16 +57,16 @@ ROW_GROUP = 100_000
 NON_NULL_COLUMNS = tuple(c for c in PUBLISHED_COLUMNS if c != "explanation")
 """Columns declared non-null in the Parquet schema (a null there is a broken run)."""
 COLUMN_DOCS = {
-    "user_id": "The user the row is for, as in the input ratings.",
+    "user_id": "The user the row is for, as in the raw files (integer or string ids).",
     "rank": "Position in the user's list, 1 (best) to N, each rank once per user.",
     "item_id": "The recommended item, never one the user has already rated.",
-    "score": "The producing model's score: finite, and never higher than the score of the row "
-    "ranked above it for the same user.",
+    "score": "The ranking score (for blended rows the per-user z-score): finite, never "
+    "increasing down a user's list, comparable within one user only.",
     "source": "The algorithm that produced the row: hybrid, item_knn, pure_svd or popularity "
     "(the backfill for users or slots the others cannot score).",
     "explanation": "Up to 3 items the user rated that led to the row; empty for popularity rows.",
     "run_id": "The run that wrote the table; the same value on every row.",
-    "generated_at": "UTC time the run started; the same value on every row.",
+    "generated_at": "UTC time the run built the lists; the same value on every row.",
 }
 """Column -> one sentence, for the UI and the docs."""
 
