@@ -4,7 +4,9 @@ non-null columns, sorting columns, row groups with statistics, and refusals."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -23,6 +25,7 @@ from recsys_core.publish.table import (
 )
 
 RUN = "run-42"
+CONTRACT = Path(__file__).parents[1] / "docs" / "contract.md"
 WHEN = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 
 
@@ -111,3 +114,24 @@ def test_refuses_what_the_contract_forbids(tmp_path, change, message):
 def test_every_column_is_documented():
     assert list(COLUMN_DOCS) == list(PUBLISHED_COLUMNS)
     assert all(text.endswith(".") and len(text) < 200 for text in COLUMN_DOCS.values())
+
+
+def test_the_reading_recipes_in_the_contract_run(tmp_path, monkeypatch):
+    """Every Python snippet of docs/contract.md (but Spark's) runs against a published folder,
+    and the ones that read user 42 get that user's whole list in rank order."""
+    blocks = re.findall(r"```python\n(.*?)```", CONTRACT.read_text(), re.S)
+    published = tmp_path / "published"
+    for where in (published, published / "history" / RUN):
+        write_published(lists(50), where / "recommendations.parquet", RUN)
+        pl.DataFrame({"run_id": [RUN], "value": [0.1]}).write_parquet(where / "metrics.parquet")
+    (published / "CURRENT.json").write_text(json.dumps({"run_id": RUN}))
+    monkeypatch.chdir(tmp_path)
+    snippets = [b for b in blocks if "spark" not in b]
+    for block in snippets:
+        scope: dict = {}
+        exec(block, scope)
+        if "user" in scope:
+            user = pl.DataFrame(scope["user"])
+            assert user["user_id"].unique().to_list() == [42]
+            assert user["rank"].to_list() == list(range(1, 11))
+    assert len(snippets) == 4
