@@ -154,6 +154,9 @@ def test_models_table_holds_every_model_and_the_baseline(page):
     for model, ndcg in NDCG.items():
         assert f">{model}<" in models and f">{ndcg:.4f}<" in models
     assert "hybrid 0.2345 vs popularity 0.1502 (+0.0843)" in page
+    assert "±0 vs the previous run (run-1)" in page  # every night had the same NDCG
+    first = build_report(make_inputs(1))
+    assert "first run of this data root" in first and "no previous run to compare with" in first
 
 
 def test_curve_ticks_are_the_integer_ks(page):

@@ -7,11 +7,20 @@ from __future__ import annotations
 
 import html
 
+import polars as pl
+
 from recsys_core.report.format import MISSING, fmt, html_table, signed
 from recsys_core.report.inputs import GateCheck, ReportInputs, file_changes
 from recsys_core.report.tables import headline
 
-__all__ = ["gate_rows", "header_html", "verdict", "versus_baseline"]
+__all__ = [
+    "files_summary",
+    "gate_rows",
+    "header_html",
+    "verdict",
+    "versus_baseline",
+    "versus_previous",
+]
 
 GATE_HEADER = ("check", "result", "observed", "threshold", "margin", "detail")
 
@@ -45,6 +54,17 @@ def versus_baseline(inputs: ReportInputs) -> str:
     base = headline(inputs.metrics, "popularity", inputs.k)
     change = ours - base if ours is not None and base is not None else None
     return f"{inputs.model} {fmt(ours)} vs popularity {fmt(base)} ({signed(change)})"
+
+
+def versus_previous(inputs: ReportInputs) -> str:
+    """``+0.0042 vs the previous run (run-1)`` from the trends, or that there is none."""
+    ours = headline(inputs.metrics, inputs.model, inputs.k)
+    earlier = inputs.trends.filter(pl.col("run_id") != inputs.run_id).sort("date")
+    if earlier.height == 0:
+        return "first run of this data root"
+    before = earlier.row(-1, named=True)
+    change = ours - before["ndcg"] if ours is not None and before["ndcg"] is not None else None
+    return f"{signed(change)} vs the previous run ({before['run_id']})"
 
 
 def files_summary(inputs: ReportInputs) -> str:
@@ -90,6 +110,7 @@ def header_html(inputs: ReportInputs) -> str:
         ("data root", inputs.data_root),
         ("quarantined rows", fmt(inputs.quarantined)),
         (f"NDCG@{inputs.k}", versus_baseline(inputs)),
+        ("against the previous run", versus_previous(inputs)),
     ]
     card_html = "".join(f"<div class='card'>{e(k)}<b>{e(v)}</b></div>" for k, v in cards)
     return "\n".join(

@@ -17,6 +17,7 @@ from recsys_core.report.header import (
     header_html,
     verdict,
     versus_baseline,
+    versus_previous,
 )
 from recsys_core.report.inputs import GateCheck, ReportInputs
 from recsys_core.report.tables import segment_table, table_at_k
@@ -80,7 +81,7 @@ def markdown_summary(inputs: ReportInputs) -> str:
         "",
         f"**Gate: {verdict(inputs)}**",
         "",
-        f"**NDCG@{inputs.k}:** {versus_baseline(inputs)}",
+        f"**NDCG@{inputs.k}:** {versus_baseline(inputs)}; {versus_previous(inputs)}",
         "",
         "| check | result | observed | threshold | margin |",
         "|---|---|---|---|---|",

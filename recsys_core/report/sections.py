@@ -110,8 +110,8 @@ def settings(inputs: ReportInputs) -> str:
     changed = settings_diff(inputs.settings, inputs.defaults)
     chosen = sorted(flatten(inputs.chosen).items())
     summary = (
-        f"Settings: {len(changed)} differ from the defaults, "
-        f"{len(chosen)} value(s) chosen by tonight's tuning"
+        f"Settings differing from the defaults: {len(changed)}; "
+        f"values chosen by tonight's tuning: {len(chosen)}"
     )
     body = [
         "<h3>Differ from the defaults</h3>",
