@@ -3,6 +3,7 @@ reader sees is checked against the inputs it came from."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +20,13 @@ from recsys_core.report.inputs import (
     quality_gate_checks,
     settings_diff,
 )
-from recsys_core.report.records import previous_files, run_record, trends_frame
+from recsys_core.report.records import (
+    load_run_records,
+    previous_files,
+    run_record,
+    save_run_record,
+    trends_frame,
+)
 
 K = 10
 CURVE_KS = (1, 5, 10, 20)
@@ -139,6 +146,13 @@ def test_gate_shows_each_check_with_threshold_and_margin(page):
     assert "Gate: PASS (2/2 checks)" in page
 
 
+def test_gate_rows_read_back_from_json_are_the_same_checks():
+    checks = quality_gate_checks(0.2, live_ndcg=0.3, min_ndcg=0.05, max_drop=0.05)
+    rows = json.loads(json.dumps([c._asdict() for c in checks]))
+    assert make_inputs(gate=rows).gate == make_inputs(gate=checks).gate == tuple(checks)
+    assert not checks[1].passed and checks[1].margin == pytest.approx(-0.05)
+
+
 def test_failed_gate_is_the_verdict():
     checks = quality_gate_checks(0.04, live_ndcg=None, min_ndcg=0.05, max_drop=0.05)
     inputs = make_inputs(gate=checks)
@@ -249,3 +263,17 @@ def test_table_at_k_still_serves_the_cli():
 def test_fmt():
     assert [fmt(None), fmt(float("nan")), fmt(0.123456), fmt(12345), fmt(True)] == [
         MISSING, MISSING, "0.1235", "12,345", "yes"]  # fmt: skip
+
+
+def test_run_records_round_trip_through_the_history(tmp_path):
+    saved = records(3)
+    for record in reversed(saved):
+        save_run_record(tmp_path, record)
+    (tmp_path / "history" / "old-run-without-record").mkdir()
+    loaded = load_run_records(tmp_path)
+    assert [r["run_id"] for r in loaded] == ["elsewhere", "run-0", "run-1", "run-2"]
+    assert trends_frame(loaded, ROOT).equals(trends_frame(saved, ROOT))
+    assert previous_files(loaded, ROOT, "run-2") == [("u1.csv", 1010), ("u2.csv", 500)]
+    assert previous_files(loaded, ROOT, "run-1") == [("u1.csv", 1000), ("u2.csv", 500)]
+    assert previous_files(loaded, ROOT, "run-0") is None  # the first run of ROOT
+    assert previous_files(loaded, ROOT, "run-9")[0] == ("u1.csv", 1020)  # not recorded yet

@@ -87,7 +87,7 @@ class ReportInputs:
         if BASELINE not in set(self.metrics.get_column("model")):
             raise ValueError(f"metrics has no {BASELINE!r} rows: the baseline is always shown")
         object.__setattr__(self, "generated_at", self.generated_at.astimezone(UTC))
-        object.__setattr__(self, "gate", tuple(GateCheck(*row) for row in self.gate))
+        object.__setattr__(self, "gate", tuple(_check(row) for row in self.gate))
         object.__setattr__(self, "files", tuple((str(n), int(r)) for n, r in self.files))
         if self.previous_files is not None:
             previous = tuple((str(n), int(r)) for n, r in self.previous_files)
@@ -97,6 +97,12 @@ class ReportInputs:
     def passed(self) -> bool:
         """The gate's verdict: every check passed."""
         return all(check.passed for check in self.gate)
+
+
+def _check(row: GateCheck | Sequence[Any] | Mapping[str, Any]) -> GateCheck:
+    """A gate row given as a GateCheck, a tuple, or a mapping (``GateCheck._asdict()`` read
+    back from JSON)."""
+    return GateCheck(**row) if isinstance(row, Mapping) else GateCheck(*row)
 
 
 def _require_columns(name: str, frame: pl.DataFrame, columns: Sequence[str]) -> None:

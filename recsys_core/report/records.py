@@ -106,8 +106,11 @@ def trends_frame(
 def previous_files(
     records: Iterable[Mapping[str, Any]], data_root: str, run_id: str
 ) -> list[tuple[str, int]] | None:
-    """The input files of the newest other run of ``data_root`` (None if there is none)."""
-    earlier = [r for r in records if r["data_root"] == data_root and r["run_id"] != run_id]
+    """The input files of the run of ``data_root`` before ``run_id`` (the newest other run when
+    ``run_id`` has no record yet); None if there is none."""
+    mine = [r for r in records if r["data_root"] == data_root]
+    this = [r["date"] for r in mine if r["run_id"] == run_id]
+    earlier = [r for r in mine if r["run_id"] != run_id and (not this or r["date"] < this[0])]
     if not earlier:
         return None
     newest = max(earlier, key=lambda r: r["date"])
