@@ -7,6 +7,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -258,6 +259,11 @@ def test_table_at_k_still_serves_the_cli():
     table = table_at_k(metrics_frame(), K)
     assert table["model"].to_list() == ["hybrid", "item_knn", "popularity"]
     assert {"ndcg", "precision", "recall", "rmse", "coverage"} <= set(table.columns)
+
+
+def test_fmt_numpy_values_like_python_ones():
+    assert fmt(np.int64(12345)) == "12,345" and fmt(np.float32(0.5)) == "0.5000"
+    assert fmt(np.float64("nan")) == MISSING and fmt(float("inf")) == "∞"
 
 
 def test_fmt():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import math
+import numbers
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -24,14 +25,15 @@ __all__ = ["MISSING", "fmt", "html_table", "signed"]
 
 def fmt(value: Any) -> str:
     """``value`` as the report shows it (plain text, not escaped)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return MISSING
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, float):
+    if isinstance(value, numbers.Integral):  # int and numpy integers
+        return f"{int(value):,}"
+    if value is None or (isinstance(value, numbers.Real) and math.isnan(value)):
+        return MISSING
+    if isinstance(value, numbers.Real):  # float, numpy floats
+        value = float(value)
         return f"{value:.4f}" if math.isfinite(value) else ("∞" if value > 0 else "-∞")
-    if isinstance(value, int):
-        return f"{value:,}"
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M UTC")
     if isinstance(value, (list, tuple)):
@@ -61,5 +63,5 @@ def html_table(frame: pl.DataFrame | Sequence[Sequence[Any]], header: Sequence[s
 
 
 def _cell(value: Any) -> str:
-    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+    numeric = isinstance(value, numbers.Real) and not isinstance(value, bool)
     return f"<td class='{'num' if numeric else 'txt'}'>{html.escape(fmt(value))}</td>"
