@@ -216,3 +216,16 @@ def test_ml100k_similar_items_beat_popularity(ml100k):
             table, split.train, split.test, 10, threshold, exclude_seen=True
         )
         assert out["similar"]["ndcg"] > out["popularity"]["ndcg"] + 0.004, out
+
+
+def test_items_outside_ease_max_items_get_the_fallback(ratings):
+    model = EASE(max_items=10).fit(ratings)
+    table = similar_items(model, n=5, min_ratings=0)
+    assert similar_items_problems(table, ratings["item_id"], 5) == {}
+    outside = ~pl.Series(np.isin(np.arange(model.data.n_items), model.items_))
+    outside_ids = model.data.items.ids.filter(outside)
+    sources = table.filter(pl.col("item_id").is_in(outside_ids.implode()))["source"].unique()
+    assert sources.to_list() == ["co_raters"]
+    inside = table.filter(~pl.col("item_id").is_in(outside_ids.implode()))
+    ease_rows = inside.filter(pl.col("source") == "ease")
+    assert not ease_rows["similar_item_id"].is_in(outside_ids.implode()).any()
