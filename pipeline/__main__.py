@@ -3,12 +3,11 @@
 ``python -m pipeline run [--demo]`` materializes the whole graph once (``make run`` adds
 ``--demo``: on a new data root with an empty ``raw/`` it writes the built-in demo ratings there
 first); ``python -m pipeline config [FILE]`` validates a settings file and prints the effective
-settings; ``python -m pipeline rollback [RUN_ID]`` makes an earlier published run live again
-(without RUN_ID: lists the published runs).
+settings; ``python -m pipeline runs`` lists the published runs; ``python -m pipeline rollback
+[RUN_ID]`` makes an earlier published run live again (a unique prefix of its id is enough).
 """
 
 import argparse
-import fcntl
 import os
 import sys
 
@@ -17,12 +16,14 @@ import polars as pl
 import yaml
 
 from pipeline.definitions import defs, nightly
+from pipeline.lock import LockHeldError, hold_lock
+from pipeline.orphans import reap_orphans, run_tags
 from pipeline.publishing import Published
 from pipeline.resources import DataRoot
 from pipeline.settings import LOAD_TIME, load_settings
 from recsys_core.data.readers import raw_files
 from recsys_core.data.synthetic import demo_ratings
-from recsys_core.errors import ConfigError
+from recsys_core.errors import ConfigError, DataError
 from recsys_core.publish import history
 from recsys_core.publish.files import write_csv_atomic
 from recsys_core.report.html import table_at_k
@@ -35,7 +36,7 @@ def _execute(instance: dg.DagsterInstance | None):
     through a reconstructable job, which needs a persistent instance (DAGSTER_HOME)."""
     if LOAD_TIME.execution.executor == "in_process":
         job = defs.resolve_job_def("nightly")
-        return job.execute_in_process(instance=instance, raise_on_error=False)
+        return job.execute_in_process(instance=instance, raise_on_error=False, tags=run_tags())
     if instance is None:
         raise SystemExit(
             f"execution.executor {LOAD_TIME.execution.executor!r} needs DAGSTER_HOME set to a "
@@ -46,7 +47,7 @@ def _execute(instance: dg.DagsterInstance | None):
 
 def write_demo(root: DataRoot) -> str:
     """Write the demo ratings into an empty ``raw/`` of a new data root; say what was done."""
-    raw = root.local("raw", "x").parent
+    raw = root.local("raw")
     if raw_files(raw):
         return f"--demo: {raw} already holds rating files; running on them"
     used = [p for p in ("warehouse", "published") if (raw.parent / p).exists()]
@@ -61,16 +62,22 @@ def write_demo(root: DataRoot) -> str:
 
 
 def failure_reason(result: dg.ExecuteInProcessResult) -> str:
-    """The failing step (or check) and its reason, from a failed run's events."""
-    for event in result.all_events:
-        if event.event_type_value == "STEP_FAILURE":
-            error = event.event_specific_data.error
-            message = (error.message if error else "failed").strip().splitlines()[-1]
-            return f"step {event.step_key}: {message}"
+    """Why a run failed, in one line: the failed blocking checks with their problems, else the
+    failing step (or resource) and the innermost error's message."""
     failed = [c for c in result.get_asset_check_evaluations() if not c.passed]
     if failed:
-        names = ", ".join(f"{c.asset_key.to_user_string()}:{c.check_name}" for c in failed)
-        return f"blocking check failed: {names}"
+        return "blocking check failed: " + "; ".join(
+            f"{c.asset_key.to_user_string()}:{c.check_name} ({c.description or 'failed'})"
+            for c in failed
+        )
+    for event in result.all_events:
+        error = getattr(event.event_specific_data, "error", None)
+        if error is not None:
+            while error.cause is not None:
+                error = error.cause
+            message = error.message.strip().splitlines()[-1] if error.message else "failed"
+            message = message.removeprefix("dagster._core.definitions.events.Failure: ")
+            return f"{event.step_key or 'run start'}: {message}"
     return "see the run's events"
 
 
@@ -78,15 +85,15 @@ def run(demo: bool = False) -> int:
     """Run the nightly job once (with the configured executor) against the project's instance."""
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
     root = DataRoot()
+    if instance is None:
+        print("DAGSTER_HOME is not set: this run's history is kept nowhere (`make run` sets "
+              "./dagster_home)", file=sys.stderr)  # fmt: skip
+    else:
+        for orphan in reap_orphans(instance):
+            print(f"run {orphan} had died without a word: marked failed", file=sys.stderr)
     if demo:
         print(write_demo(root))
-    with open(root.local(".run.lock"), "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"another run is writing to {root.uri}: not starting", file=sys.stderr)
-            return 3
-        result = _execute(instance)
+    result = _execute(instance)
     live = Published(root).current_run()
     if not result.success:
         if not live:
@@ -102,7 +109,8 @@ def run(demo: bool = False) -> int:
         "model", *[c for c in ("ndcg", "precision", "recall", "rmse", "coverage")]
     )
     print(f"\nheadline metrics on the test split (k={LOAD_TIME.evaluation.k}):")
-    with pl.Config(tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True, tbl_rows=20):
+    with pl.Config(tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True, tbl_rows=20,
+                   float_precision=4):  # fmt: skip
         print(table)
     return 0
 
@@ -118,16 +126,33 @@ def config(path: str | None) -> int:
     return 0
 
 
+def runs() -> int:
+    """List the published runs of the data root, oldest first, the live one marked."""
+    published = DataRoot().local("published")
+    print(f"{'run':36}  {'date (UTC)':25}  {'ratings':>9}  {'users':>7}  {'NDCG':>6}  gate")
+    for row in history.runs(published):
+        ndcg = "-" if row.ndcg is None else f"{row.ndcg:.4f}"
+        live = "  (live)" if row.live else ""
+        counts = f"{row.ratings or 0:>9,}  {row.users or 0:>7,}"
+        print(f"{row.run_id:36}  {row.date or '-':25}  {counts}  {ndcg:>6}  {row.gate}{live}")
+    return 0
+
+
 def rollback(run_id: str | None) -> int:
-    """Make an earlier published run live again (or list the published runs)."""
-    published = DataRoot().local("published", "x").parent
+    """Make an earlier published run live again (a unique prefix of its id is enough), holding
+    the data root's lock so no run publishes meanwhile; without RUN_ID, list the runs."""
     if run_id is None:
-        live = history.current_run(published)
-        for known in history.runs(published):
-            print(f"{known}{'  (live)' if known == live else ''}")
-        return 0
-    history.make_live(published, run_id)
-    print(f"run {run_id} is live again: {published / 'recommendations.parquet'}")
+        return runs()
+    root = DataRoot()
+    published = root.local("published")
+    try:
+        with hold_lock(root.uri, "rollback"):
+            full = history.resolve_run(published, run_id)
+            history.make_live(published, full)
+    except (DataError, LockHeldError) as exc:
+        print(f"rollback refused: {exc}", file=sys.stderr)
+        return 2
+    print(f"run {full} is live again: {published / 'recommendations.parquet'}")
     return 0
 
 
@@ -139,12 +164,15 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("config", help="validate a settings file, print the effective settings")
     check.add_argument("file", nargs="?", help="a YAML settings file (default: the project file)")
     back = sub.add_parser("rollback", help="make an earlier published run live (no RUN_ID: list)")
-    back.add_argument("run_id", nargs="?", help="a run id from published/history/")
+    back.add_argument("run_id", nargs="?", help="a run id (or a unique prefix) from `runs`")
+    sub.add_parser("runs", help="list the published runs, the live one marked")
     args = parser.parse_args(argv)
     if args.command == "run":
         return run(args.demo)
     if args.command == "config":
         return config(args.file)
+    if args.command == "runs":
+        return runs()
     return rollback(args.run_id)
 
 

@@ -7,6 +7,7 @@ timezone, sensor interval and settle time come from the ``automation`` settings 
 
 import dagster as dg
 
+from pipeline.logs import LOGGING
 from pipeline.resources import DataRoot
 from pipeline.settings import LOAD_TIME
 from recsys_core.data import watch
@@ -19,15 +20,20 @@ nightly_job = dg.define_asset_job(
     "nightly",
     selection=dg.AssetSelection.all() - TUNING,
     description="The whole graph: ingest -> split -> models -> evaluation -> gated publish.",
-    tags={"recsys/job": "nightly"},
+    tags={"recsys/job": "nightly", "dagster/max_runtime": str(6 * 3600)},
+    config=LOGGING,
 )
 
 tuning_job = dg.define_asset_job(
     "tuning",
-    selection=TUNING.upstream() | dg.AssetSelection.assets("test_ratings"),  # split is one step
-    description="Grid search over the KNN and SVD parameters (k-fold CV on the training split); "
+    # upstream of the tuning, plus the other outputs of the multi-assets it needs (one step each)
+    selection=TUNING.upstream()
+    | dg.AssetSelection.assets("test_ratings", "quarantine", "ingest_summary"),
+    description="Grid search over item-KNN and biased-MF parameters (k-fold CV on the training "
+    "split); "
     "not part of the nightly job. Set tuning.apply to make the nightly models use the result.",
     tags={"recsys/job": "tuning"},
+    config=LOGGING,
 )
 
 nightly_schedule = dg.ScheduleDefinition(
@@ -42,10 +48,17 @@ nightly_schedule = dg.ScheduleDefinition(
 @dg.sensor(
     job=nightly_job,
     minimum_interval_seconds=AUTOMATION.sensor_interval_seconds,
-    description="Starts one nightly run when a raw file is new or its content changed.",
+    description="Starts one nightly run when a raw file is new or its content changed, once it is "
+    "quiet (same size and time at two ticks, and settle_seconds old); .part and hidden files are "
+    "never read: upload under such a name, then rename.",
 )
 def new_raw_file_sensor(context: dg.SensorEvaluationContext, data_root: DataRoot):
-    found = watch.scan(data_root.raw_dir, context.cursor, AUTOMATION.settle_seconds)
+    if not data_root.is_local:
+        return dg.SkipReason(
+            f"{data_root.uri} is not a local folder: the sensor watches local roots"
+        )
+    raw = data_root.local("raw")
+    found = watch.scan(raw, context.cursor, AUTOMATION.settle_seconds)
     if not found.changed:
         waiting = f" ({len(found.unsettled)} still being written)" if found.unsettled else ""
         return dg.SensorResult(

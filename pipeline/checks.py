@@ -5,11 +5,12 @@ from collections.abc import Iterator
 import dagster as dg
 import polars as pl
 
-from pipeline.publishing import Published
+from pipeline.publishing import GATE_MODEL, Published
 from pipeline.resources import DataRoot
 from pipeline.settings import RecsysSettings
 from recsys_core.evaluation.protocol import metric
 from recsys_core.publish.checks import quality_problems, ratings_problems, recommendation_problems
+from recsys_core.publish.drift import CHECKS, drift_checks, table_summary
 
 RATINGS_CHECKS = {
     "schema": "Columns user_id, item_id, rating, timestamp with the documented types.",
@@ -24,7 +25,6 @@ RECOMMENDATION_CHECKS = {
     "distinct_items": "No item twice in a user's list.",
     "finite_scores": "Every score is a finite number.",
 }
-GATE_MODEL = "hybrid"
 
 
 def _results(asset: str, names: dict[str, str], problems: dict[str, str]):
@@ -108,3 +108,47 @@ def quality_gate(
         },
         description="; ".join(problems.values()) or None,
     )
+
+
+DRIFT_CHECKS = {f"drift_{name}": rule for name, rule in CHECKS.items()}
+
+
+@dg.multi_asset_check(
+    specs=[
+        dg.AssetCheckSpec(
+            name,
+            asset="recommendations",
+            blocking=True,
+            description=rule.format(max_drop="publish.max_drop (default 20%)")
+            + " An intended change passes with publish.allow_changes for that run.",
+            additional_deps=["ratings", "ingest_summary"],
+        )
+        for name, rule in DRIFT_CHECKS.items()
+    ],
+    ins={
+        "recommendations": dg.AssetIn("recommendations"),
+        "ratings": dg.AssetIn("ratings"),
+        "ingest_summary": dg.AssetIn("ingest_summary"),
+    },
+)
+def drift_checks_against_the_live_run(
+    settings: RecsysSettings,
+    data_root: DataRoot,
+    recommendations: pl.DataFrame,
+    ratings: pl.DataFrame,
+    ingest_summary: dict,
+) -> Iterator[dg.AssetCheckResult]:
+    s, published = settings.effective.publish, Published(data_root)
+    summary = table_summary(ratings, recommendations, ingest_summary["rows_read"])
+    live_record = published.live_record()
+    live = None if live_record is None else live_record.get("summary", {})
+    checks = drift_checks(summary, live, s.max_drop, frozenset(s.allow_changes))
+    churn = published.changed_share(recommendations)
+    for name, check in checks.items():
+        yield dg.AssetCheckResult(
+            asset_key=dg.AssetKey("recommendations"),
+            check_name=f"drift_{name}",
+            passed=check.passed,
+            description=check.message,
+            metadata={"allowed": check.allowed, "max_drop": s.max_drop, "changed_share": churn},
+        )

@@ -7,6 +7,9 @@ from pipeline.assets import evaluation, ingest, models, publish, split
 from pipeline.automation import new_raw_file_sensor, nightly_job, nightly_schedule, tuning_job
 from pipeline.executors import executor_for
 from pipeline.io_manager import RecsysStorage
+from pipeline.lock import DataRootLock
+from pipeline.logs import quiet_console
+from pipeline.orphans import orphan_reaper_sensor
 from pipeline.resources import DataRoot
 from pipeline.settings import LOAD_TIME, RecsysSettings
 
@@ -21,6 +24,7 @@ def resources(root: str = "") -> dict:
         "data_root": data_root,
         "settings": RecsysSettings(data_root=data_root),
         "io_manager": RecsysStorage(root=root),
+        "lock": DataRootLock(root=root),
     }
 
 
@@ -29,8 +33,9 @@ defs = dg.Definitions(
     asset_checks=CHECKS,
     jobs=[nightly_job, tuning_job],
     schedules=[nightly_schedule],
-    sensors=[new_raw_file_sensor],
+    sensors=[new_raw_file_sensor, orphan_reaper_sensor],
     resources=resources(),
+    loggers={"console": quiet_console},
     executor=executor_for(LOAD_TIME.execution),
 )
 

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -23,6 +24,15 @@ from upath import UPath
 from pipeline.io_manager import ROW_GROUP
 from pipeline.resources import DataRoot
 from recsys_core.publish import history
+from recsys_core.publish.drift import changed_share
+from recsys_core.publish.table import write_published
+from recsys_core.report.inputs import ReportInputs, quality_gate_checks
+from recsys_core.report.records import previous_files, trends_frame
+from recsys_core.report.tables import headline
+from recsys_core.settings import Settings
+
+GATE_MODEL = "hybrid"
+"""The model whose lists are published and whose NDCG@k the gate judges."""
 
 
 class Published:
@@ -43,6 +53,18 @@ class Published:
         path = self.remote / name
         return path.read_bytes() if path.exists() else None
 
+    def live_record(self) -> dict | None:
+        """The live run's record (``run.json``), or None before the first publish."""
+        data = self.read_live(history.RUN_RECORD)
+        return None if data is None else json.loads(data)
+
+    def changed_share(self, lists: pl.DataFrame) -> float:
+        """The share of users (in both) whose list differs from the live one (NaN: none)."""
+        data = self.read_live("recommendations.parquet")
+        if data is None:
+            return float("nan")
+        return changed_share(lists, pl.read_parquet(data, columns=["user_id", "item_id"]))
+
     def live_metrics(self) -> pl.DataFrame | None:
         data = self.read_live("metrics.parquet")
         return None if data is None else pl.read_parquet(data)
@@ -56,7 +78,7 @@ class Published:
         """A local ``published/`` folder to publish into: the root's own folder, or (for a
         store) a temporary copy whose new files are uploaded, in publish order, at exit."""
         if self.root.is_local:
-            yield self.root.local("published", "x").parent
+            yield self.root.local("published")
             return
         folder = Path(tempfile.mkdtemp(prefix="recsys-publish-"))
         try:
@@ -69,10 +91,17 @@ class Published:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
-    def publish(self, run_id: str, files: dict[str, Path]) -> None:
-        """Keep ``files`` (name -> local path) as run ``run_id`` and make that run live."""
+    def publish(self, run_id: str, files: dict[str, Path], keep_runs: int) -> None:
+        """Keep ``files`` (name -> local path) as run ``run_id`` and make that run live; the
+        history keeps the newest ``keep_runs`` runs (a store's history is pruned by hand)."""
         with self.staging() as folder:
-            history.publish_run(folder, run_id, files)
+            history.publish_run(
+                folder, run_id, files, keep_runs=keep_runs if self.root.is_local else None
+            )
+
+    def records(self) -> list[dict]:
+        """The published runs' records, oldest first (a store's: none are read back)."""
+        return history.records(self.root.local("published")) if self.root.is_local else []
 
 
 def _upload(local: Path, target: UPath) -> None:
@@ -89,18 +118,48 @@ def run_files(
 ) -> Iterator[dict[str, Path]]:
     """A run's published files, written to a private temporary folder: name -> path."""
     with tempfile.TemporaryDirectory(prefix="recsys-run-") as tmp:
-        folder = Path(tmp)
-        files = {
-            "recommendations.parquet": folder / "recommendations.parquet",
-            "metrics.parquet": folder / "metrics.parquet",
-            "report.html": folder / "report.html",
-            "run.json": folder / "run.json",
-        }
-        for name, value in (
-            ("recommendations.parquet", recommendations),
-            ("metrics.parquet", metrics),
-        ):
-            value.write_parquet(files[name], row_group_size=ROW_GROUP, statistics=True)
+        files = {name: Path(tmp) / name for name in history.LIVE_FILES}
+        write_published(recommendations, files["recommendations.parquet"], record["run_id"])
+        metrics.write_parquet(files["metrics.parquet"], row_group_size=ROW_GROUP, statistics=True)
         files["report.html"].write_text(report, encoding="utf-8")
         files["run.json"].write_text(json.dumps(record, indent=2, sort_keys=True, default=str))
         yield files
+
+
+def report_inputs(
+    settings: Settings,
+    published: Published,
+    record: dict,
+    metrics: pl.DataFrame,
+    lists: pl.DataFrame,
+    ratings: pl.DataFrame,
+    quarantine: pl.DataFrame,
+) -> ReportInputs:
+    """What the report shows of this run: its record, the gate's checks against the live run
+    (still the previous one: the report is published with the lists), the trends of this data
+    root (the earlier records and this one) and the settings beside the defaults."""
+    k, gate = settings.evaluation.k, settings.publish
+    live = published.live_metrics()
+    ndcg = headline(metrics, GATE_MODEL, k)
+    live_ndcg = None if live is None else headline(live, GATE_MODEL, k)
+    runs, root = [*published.records(), record], record["data_root"]
+    checks = quality_gate_checks(
+        float("nan") if ndcg is None else ndcg, live_ndcg, gate.min_ndcg, gate.max_ndcg_drop
+    )
+    return ReportInputs(
+        run_id=record["run_id"],
+        generated_at=datetime.fromisoformat(record["date"]),
+        data_root=root,
+        files=list(record["inputs"].items()),
+        previous_files=previous_files(runs, root, record["run_id"]),
+        quarantined=quarantine.height,
+        metrics=metrics,
+        published=lists.select("user_id", "item_id", "source"),
+        train_items=ratings.select("item_id"),
+        gate=checks,
+        trends=trends_frame(runs, root),
+        settings=settings.to_dict(),
+        defaults=Settings().to_dict(),
+        chosen=record.get("chosen", {}),
+        k=k,
+    )

@@ -56,19 +56,18 @@ class DataRoot(dg.ConfigurableResource):
         return base.joinpath(*parts)
 
     def local(self, *parts: str) -> Path:
-        """A local path under a local root (folders created); URI roots have none."""
+        """A local path under a local root (nothing is created: writers make their folders);
+        URI roots have none."""
         if not self.is_local:
             raise ValueError(f"{self.uri} is not a local folder")
-        path = Path(self.uri).joinpath(*parts)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path
+        return Path(self.uri).joinpath(*parts)
 
     @contextmanager
     def raw_copies(self) -> Iterator[list[Path]]:
         """The raw files as local paths (sorted by name; hidden and ``.part`` files skipped).
         A URI root's files are downloaded into a private temporary folder for the duration."""
         if self.is_local:
-            yield raw_files(self.local("raw", "x").parent)
+            yield raw_files(self.local("raw"))
             return
         raw = self.upath("raw")
         names = sorted(p.name for p in raw.iterdir() if p.is_file()) if raw.exists() else []

@@ -267,7 +267,19 @@ def _check_grid(grid: Mapping[str, Any], model: Any, path: str) -> None:
 
 
 class PublishSettings(Params):
-    """The quality gate before the live table changes."""
+    """The quality gate before the live table changes, and how much history is kept."""
+
+    keep_runs: int = Field(30, ge=1)
+    """Published runs kept under ``published/history/`` (the oldest beyond it are pruned;
+    never the live run): what a rollback can go back to."""
+    max_drop: float = Field(0.2, ge=0, lt=1)
+    """Blocking drift checks against the live run: users, published rows and input ratings may
+    fall at most this share below the live run's (an emptied or truncated input stops here)."""
+    allow_changes: list[Literal["id_types", "users_drop", "rows_drop", "ratings_drop"]] = Field(
+        default_factory=list
+    )
+    """Drift checks this run may break on purpose (an intended change, recorded in the run's
+    settings), e.g. ``[id_types]`` the night ids become strings."""
 
     min_ndcg: float = Field(0.05, ge=0, le=1)
     """The hybrid's NDCG@k on the test split must be at least this (far below any working

@@ -47,7 +47,7 @@ def staged(folder: Path, tag: int, report: bool = True, day: int = 0) -> dict[st
         inputs={"b.csv": 7 * tag, "a.csv": tag},
         ratings=8 * tag,
         users=tag + 1,
-        ndcg_at_10=tag / 100,
+        ndcg=tag / 100,
         gate="passed",
         settings={"topn": {"n": tag}},
         date=T0 + timedelta(days=day),
@@ -178,12 +178,12 @@ def test_run_record_is_utc_and_checks_the_id():
     local = datetime(2026, 11, 1, 4, 0, tzinfo=timezone(timedelta(hours=1)))
     record = run_record(
         "r1", data_root="s3://b/r", inputs={"a.csv": 3}, ratings=3, users=2,
-        ndcg_at_10=0.5, gate="passed", settings={}, date=local,
+        ndcg=0.5, gate="passed", settings={}, date=local,
     )  # fmt: skip
     assert record["date"] == "2026-11-01T03:00:00+00:00"
-    assert record["inputs"] == {"a.csv": 3} and record["ndcg_at_10"] == 0.5
+    assert record["inputs"] == {"a.csv": 3} and record["ndcg"] == 0.5
     with pytest.raises(DataError):
-        run_record("../r", data_root="x", inputs={}, ratings=0, users=0, ndcg_at_10=None,
+        run_record("../r", data_root="x", inputs={}, ratings=0, users=0, ndcg=None,
                    gate="failed", settings={})  # fmt: skip
 
 

@@ -11,6 +11,9 @@ import numpy as np
 import polars as pl
 import pytest
 
+from recsys_core.publish.files import write_json_atomic
+from recsys_core.publish.history import RUN_RECORD, run_record
+from recsys_core.publish.history import records as load_run_records
 from recsys_core.report.charts import TREND_GID
 from recsys_core.report.format import MISSING, fmt
 from recsys_core.report.glossary import GLOSSARY
@@ -21,13 +24,7 @@ from recsys_core.report.inputs import (
     quality_gate_checks,
     settings_diff,
 )
-from recsys_core.report.records import (
-    load_run_records,
-    previous_files,
-    run_record,
-    save_run_record,
-    trends_frame,
-)
+from recsys_core.report.records import previous_files, trends_frame
 
 K = 10
 CURVE_KS = (1, 5, 10, 20)
@@ -53,25 +50,22 @@ def metrics_frame() -> pl.DataFrame:
     return pl.DataFrame(rows, schema=["model", "metric", "k", "segment", "value"], orient="row")
 
 
+def record(run_id: str, date: datetime, root: str, files: dict, users: int, seconds: float):
+    return run_record(
+        run_id, data_root=root, inputs=files, ratings=sum(files.values()), users=users,
+        ndcg=NDCG["hybrid"], coverage=0.5, k=K, gate="passed", seconds=seconds, settings={},
+        date=date,
+    )  # fmt: skip
+
+
 def records(n: int) -> list[dict]:
     """``n`` nightly records of ROOT (plus one of another root, which must not show)."""
-    out = []
-    for night in range(n):
-        files = [("u1.csv", 1000 + 10 * night), ("u2.csv", 500)]
-        out.append(
-            run_record(
-                f"run-{night}",
-                START + timedelta(days=night),
-                ROOT,
-                metrics_frame(),
-                files,
-                users=90 + night,
-                seconds=300.0 + night,
-                k=K,
-            )
-        )
-    other = run_record("elsewhere", START, "/data/other", metrics_frame(), [("x", 1)], 1, 1.0)
-    return [*out, other]
+    out = [
+        record(f"run-{night}", START + timedelta(days=night), ROOT,
+               {"u1.csv": 1000 + 10 * night, "u2.csv": 500}, 90 + night, 300.0 + night)
+        for night in range(n)
+    ]  # fmt: skip
+    return [*out, record("elsewhere", START, "/data/other", {"x": 1}, 1, 1.0)]
 
 
 SETTINGS = {
@@ -101,7 +95,7 @@ def make_inputs(nights: int = 3, **changes) -> ReportInputs:
         run_id=run["run_id"],
         generated_at=datetime.fromisoformat(run["date"]),
         data_root=ROOT,
-        files=[tuple(f) for f in run["files"]] + [("u3.csv", 7)],
+        files=[*run["inputs"].items(), ("u3.csv", 7)],
         previous_files=previous_files(recs, ROOT, run["run_id"]),
         quarantined=12,
         metrics=metrics_frame(),
@@ -273,8 +267,8 @@ def test_fmt():
 
 def test_run_records_round_trip_through_the_history(tmp_path):
     saved = records(3)
-    for record in reversed(saved):
-        save_run_record(tmp_path, record)
+    for one in reversed(saved):
+        write_json_atomic(one, tmp_path / "history" / one["run_id"] / RUN_RECORD)
     (tmp_path / "history" / "old-run-without-record").mkdir()
     loaded = load_run_records(tmp_path)
     assert [r["run_id"] for r in loaded] == ["elsewhere", "run-0", "run-1", "run-2"]

@@ -3,11 +3,9 @@
 import json
 
 import dagster as dg
-import polars as pl
 
-from pipeline.config import RecsysSettings
-from pipeline.definitions import defs
-from pipeline.resources import DataRoot
+from pipeline.definitions import defs, resources
+from pipeline.settings import RecsysSettings
 from recsys_core import KNNWithMeans
 from recsys_core.evaluation.grid import best_params, expand, grid_search
 from tests.conftest import random_ratings
@@ -44,31 +42,32 @@ def test_grid_search_trials_and_best():
 def test_tuning_job_writes_trials_and_nightly_models_can_use_them(tmp_path):
     (tmp_path / "raw").mkdir()
     random_ratings(n_users=40, n_items=60, seed=2).write_csv(tmp_path / "raw" / "r.csv")
-    overrides = {
-        "tuning": {
-            "grid": {"item_knn": {"k": [3, 7]}, "svd": {"n_factors": [2, 3]}},
-            "n_splits": 2,
-            "apply": True,
-        }
+    tuning = {
+        "grid": {"item_knn": {"k": [3, 7]}, "biased_mf": {"n_factors": [2, 3]}},
+        "n_splits": 2,
+        "apply": True,
     }
     job = defs.resolve_job_def("tuning")
     assert "model_tuning" not in {n.name for n in defs.resolve_job_def("nightly").graph.nodes}
     with dg.instance_for_test() as instance:
         result = job.execute_in_process(
             instance=instance,
-            resources={"data_root": DataRoot(root=str(tmp_path)), "settings": RecsysSettings()},
-            run_config={"resources": {"settings": {"config": {"overrides": overrides}}}},
+            resources=resources(str(tmp_path)),
+            run_config={"resources": {"settings": {"config": {"tuning": tuning}}}},
         )
     assert result.success
-    trials = pl.read_parquet(tmp_path / "warehouse" / "tuning_trials.parquet")
-    # the overrides merge key by key into the default grid: k x sim_options.name, n_factors x reg
-    assert trials["model"].to_list() == ["item_knn"] * 4 + ["svd"] * 4
-    best = json.loads((tmp_path / "models" / "best_params.json").read_text())
-    assert best["item_knn"]["k"] in (3, 7) and best["svd"]["n_factors"] in (2, 3)
-    settings = RecsysSettings(overrides=overrides).effective(
-        tmp_path / "models" / "best_params.json"
-    )
+    mat = result.asset_materializations_for_node("model_tuning")[0]
+    trials = mat.metadata["trials"].value
+    # a user's grid replaces the default grid whole: 2 candidates per model, not 2 x 2
+    assert [t["model"] for t in trials] == ["item_knn"] * 2 + ["biased_mf"] * 2
+    best = json.loads((tmp_path / "warehouse" / "model_tuning.json").read_text())
+    knn = max((t for t in trials if t["model"] == "item_knn"), key=lambda t: t["ndcg_mean"])
+    mf = min((t for t in trials if t["model"] == "biased_mf"), key=lambda t: t["rmse_mean"])
+    assert best["item_knn"] == json.loads(knn["params"])
+    assert best["biased_mf"] == json.loads(mf["params"])
+    data_root = resources(str(tmp_path))["data_root"]
+    settings = RecsysSettings(data_root=data_root, tuning=tuning).effective
     assert settings.models.item_knn.k == best["item_knn"]["k"]
-    assert settings.models.svd.n_factors == best["svd"]["n_factors"]
-    plain = RecsysSettings(overrides={}).effective(tmp_path / "models" / "best_params.json")
+    assert settings.models.biased_mf.n_factors == best["biased_mf"]["n_factors"]
+    plain = RecsysSettings(data_root=data_root).effective
     assert plain.models.item_knn.k == 40, "tuned values must not apply unless tuning.apply"

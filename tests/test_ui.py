@@ -102,7 +102,10 @@ def test_graphql_shows_location_graph_automation_and_checks(webserver):
     assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", entry
     (repo,) = data["repositoriesOrError"]["nodes"]
     assert [s["name"] for s in repo["schedules"]] == ["nightly_schedule"]
-    assert [s["name"] for s in repo["sensors"]] == ["new_raw_file_sensor"]
+    assert sorted(s["name"] for s in repo["sensors"]) == [
+        "new_raw_file_sensor",
+        "orphan_reaper_sensor",
+    ]
     assert {j["name"] for j in repo["jobs"]} >= {"nightly", "tuning"}
     nodes = {"/".join(n["assetKey"]["path"]): n for n in data["assetNodes"]}
     for asset, upstream in EXPECTED_EDGES.items():

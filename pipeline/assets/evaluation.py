@@ -116,20 +116,13 @@ TUNABLE = ("item_knn", "biased_mf")
 def model_tuning(
     context: dg.AssetExecutionContext, settings: RecsysSettings, train_ratings: pl.DataFrame
 ) -> dg.Output:
-    s, best = settings.effective, {}
+    s, best, rows = settings.effective, {}, []
     cfg, ev = s.tuning, s.evaluation
     for section, grid in cfg.grid.items():
         base = make(section, s)
-        trials = grid_search(
-            type(base),
-            base.params.model_dump(),
-            grid,
-            train_ratings,
-            cfg.n_splits,
-            cfg.random_state,
-            ev.k,
-            ev.threshold,
-        )
-        context.log.info("%s: %d candidates, trials %s", section, trials.height, trials.rows())
+        trials = grid_search(type(base), base.params.model_dump(), grid, train_ratings,
+                             cfg.n_splits, cfg.random_state, ev.k, ev.threshold)  # fmt: skip
+        context.log.info("%s: %d candidates", section, trials.height)
         best[section] = best_params(trials, by=TUNED_BY[section])
-    return output(best)
+        rows += [{"model": section, **row} for row in trials.to_dicts()]
+    return output(best, trials=rows)

@@ -1,12 +1,15 @@
 """Ingest layer: raw rating files -> validated ratings + quarantine."""
 
+from pathlib import Path
+
 import dagster as dg
 
+from pipeline.lock import DataRootLock
 from pipeline.metadata import output
 from pipeline.resources import DataRoot
 from pipeline.settings import RecsysSettings
-from recsys_core.data.readers import Reader
-from recsys_core.data.validate import ingest
+from recsys_core.data.readers import Reader, read_ratings
+from recsys_core.data.validate import validate
 from recsys_core.publish.files import remove_stale_temps, sha256_file
 
 GROUP = "ingest"
@@ -25,12 +28,15 @@ RATING_COLUMNS = {
     kinds={"csv"},
     code_version="2",
     description="The raw rating files in $RECSYS_DATA_DIR/raw/ (name, bytes, sha256), read in "
-    "name order. No file is an error: nothing is invented. First step of every run: removes "
-    "temporary files an interrupted run left behind.",
+    "name order. No file is an error: nothing is invented. First step of every run: takes the "
+    "data root's lock (one writer per root) and removes temporary files an interrupted run "
+    "left behind.",
 )
-def raw_files(context: dg.AssetExecutionContext, data_root: DataRoot) -> dg.Output:
+def raw_files(
+    context: dg.AssetExecutionContext, data_root: DataRoot, lock: DataRootLock
+) -> dg.Output:
     if data_root.is_local:
-        for stale in remove_stale_temps(data_root.local("x").parent):
+        for stale in remove_stale_temps(data_root.local()):
             context.log.warning("removed %s, left by an interrupted run", stale)
     with data_root.raw_copies() as files:
         listing = {f.name: {"bytes": f.stat().st_size, "sha256": sha256_file(f)} for f in files}
@@ -50,6 +56,11 @@ def raw_files(context: dg.AssetExecutionContext, data_root: DataRoot) -> dg.Outp
             description="Every row set aside (file, line, reason, raw), with its reason.",
             kinds={"polars", "parquet"},
         ),
+        "ingest_summary": dg.AssetOut(
+            description="What was read: rows per raw file and the ingest counts (rows read, "
+            "blank lines, bad rows, duplicates superseded, ratings kept).",
+            kinds={"json"},
+        ),
     },
     group_name=GROUP,
     ins={"raw_files": dg.AssetIn(dagster_type=dg.Nothing)},
@@ -64,6 +75,9 @@ def validated_ratings(settings: RecsysSettings, data_root: DataRoot):
         skip_lines=cfg.skip_lines,
     )
     with data_root.raw_copies() as files:
-        result = ingest(files, reader, cfg.max_bad_fraction)
+        parsed = [read_ratings(path, reader) for path in files]
+    result = validate(parsed, cfg.max_bad_fraction)
     yield output(result.ratings, "ratings", **result.counts)
     yield output(result.quarantine, "quarantine")
+    per_file = {Path(p.file).name: p.n_rows for p in parsed}
+    yield output({**result.counts, "rows_per_file": per_file}, "ingest_summary")

@@ -5,7 +5,7 @@
 (:mod:`pipeline.publishing`). A failed check leaves yesterday's table live.
 """
 
-from collections.abc import Mapping
+import time
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -14,15 +14,20 @@ from upath import UPath
 
 from pipeline.assets.ingest import OWNERS
 from pipeline.assets.models import HYBRID_PARTS
+from pipeline.checks import GATE_MODEL
 from pipeline.io_manager import remove_steps
+from pipeline.lock import DataRootLock
 from pipeline.metadata import column_lineage, content_version, output, table_metadata
-from pipeline.publishing import Published, run_files
+from pipeline.publishing import Published, report_inputs, run_files
 from pipeline.resources import DataRoot
 from pipeline.settings import LOAD_TIME, RecsysSettings
 from recsys_core import Hybrid, Recommender
 from recsys_core.data.buckets import bucket_members
-from recsys_core.publish.table import PUBLISHED_COLUMNS, published_table
-from recsys_core.report.html import build_report, markdown_summary, run_summary
+from recsys_core.publish import history
+from recsys_core.publish.drift import table_summary
+from recsys_core.publish.table import COLUMN_DOCS, PUBLISHED_COLUMNS, published_table
+from recsys_core.report.html import build_report, markdown_summary
+from recsys_core.report.tables import headline
 from recsys_core.settings import hybrid_params
 
 GROUP = "publish"
@@ -114,69 +119,99 @@ def recommendations(hybrid_tuning, evaluation, **models):
     return stage_recommendations(**ranked)
 
 
-def run_record(settings: Mapping, run_id: str, data_root: DataRoot) -> dict:
-    """What ``published/history/<run_id>/run.json`` says about a run."""
-    return {
-        "run_id": run_id,
-        "data_root": data_root.uri,
-        "settings": dict(settings),
-        "published_at": datetime.now(UTC).isoformat(),
-    }
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"json"},
+    code_version="1",
+    description="This run's record (published as run.json beside the lists): date, data root, "
+    "input files with rows, ratings, users served, NDCG@k and coverage of the published model, "
+    "the gate, the effective settings and what the night chose; the report's trends and the "
+    "run listing read these records.",
+)
+def run_record(
+    context: dg.AssetExecutionContext,
+    settings: RecsysSettings,
+    data_root: DataRoot,
+    ingest_summary: dict,
+    evaluation: pl.DataFrame,
+    recommendations: pl.DataFrame,
+    hybrid_tuning: dict,
+    ratings: pl.DataFrame,
+) -> dg.Output:
+    s, run = settings.effective, context.run.run_id
+    started = context.instance.get_run_stats(run).start_time
+    record = history.run_record(
+        run,
+        data_root=data_root.uri,
+        inputs=ingest_summary["rows_per_file"],
+        ratings=ingest_summary["ratings"],
+        users=recommendations["user_id"].n_unique(),
+        ndcg=headline(evaluation, GATE_MODEL, s.evaluation.k),
+        k=s.evaluation.k,
+        coverage=headline(evaluation, GATE_MODEL, s.evaluation.k, "coverage"),
+        gate="passed",
+        seconds=time.time() - started if started else None,
+        settings=s.to_dict(),
+        chosen={"hybrid": hybrid_tuning},
+    )
+    record["summary"] = table_summary(ratings, recommendations, ingest_summary["rows_read"])
+    return output(record)
 
 
 @dg.asset(
     group_name=GROUP,
     owners=OWNERS,
     kinds={"html"},
-    code_version="2",
-    description="The run report (published beside the lists): model comparison, NDCG@k curves, "
-    "popularity of what we recommend against the catalogue, segments, run parameters.",
+    code_version="3",
+    description="The run report (published with the lists): the run, its inputs and the gate's "
+    "checks with thresholds and margins; models beside popularity; NDCG@k curves; trends over "
+    "the last 30 runs of this data root; popularity of what we recommend; segments; glossary; "
+    "the settings that differ from the defaults and what the night chose.",
 )
 def report(
-    context: dg.AssetExecutionContext,
     settings: RecsysSettings,
+    data_root: DataRoot,
+    run_record: dict,
     evaluation: pl.DataFrame,
     recommendations: pl.DataFrame,
     ratings: pl.DataFrame,
     quarantine: pl.DataFrame,
 ) -> dg.Output:
-    s = settings.effective
-    summary = run_summary(context.run.run_id, ratings, quarantine, recommendations, s.topn.n)
-    page = build_report(
-        evaluation, recommendations, ratings.select("item_id"), summary, s.to_dict(), s.evaluation.k
-    )
-    return output(page, summary=dg.MetadataValue.md(markdown_summary(evaluation, s.evaluation.k)))
+    inputs = report_inputs(settings.effective, Published(data_root), run_record, evaluation,
+                           recommendations, ratings, quarantine)  # fmt: skip
+    return output(build_report(inputs), summary=dg.MetadataValue.md(markdown_summary(inputs)))
 
 
 @dg.asset(
     group_name=GROUP,
     owners=OWNERS,
     kinds={"parquet"},
-    code_version="2",
-    metadata={"columns": COLUMNS},
+    code_version="3",
     description="The live table downstream systems read, "
     "$RECSYS_DATA_DIR/published/recommendations.parquet (" + ", ".join(PUBLISHED_COLUMNS) + "), "
-    "replaced atomically together with metrics.parquet, report.html and run.json; each run's "
-    "copies are kept under published/history/<run_id>/.",
+    "made live together with metrics.parquet, report.html and run.json (CURRENT.json last); "
+    "each run's copies are kept under published/history/<run_id>/ (publish.keep_runs of them).",
 )
 def published_recommendations(
     context: dg.AssetExecutionContext,
     settings: RecsysSettings,
     data_root: DataRoot,
+    lock: DataRootLock,
     recommendations: pl.DataFrame,
     evaluation: pl.DataFrame,
     report: str,
+    run_record: dict,
 ) -> dg.MaterializeResult:
     run_id = context.run.run_id
-    record = run_record(settings.effective.to_dict(), run_id, data_root)
-    with run_files(recommendations, evaluation, report, record) as files:
-        Published(data_root).publish(run_id, files)
+    with run_files(recommendations, evaluation, report, run_record) as files:
+        Published(data_root).publish(run_id, files, settings.effective.publish.keep_runs)
     lineage = column_lineage({c: [("recommendations", c)] for c in PUBLISHED_COLUMNS})
     return dg.MaterializeResult(
         metadata={
-            **table_metadata(recommendations),
-            "dagster/column_lineage": lineage,
+            **table_metadata(recommendations, COLUMN_DOCS),
             "run_id": run_id,
+            "dagster/column_lineage": lineage,
         },
         data_version=content_version(recommendations),
     )

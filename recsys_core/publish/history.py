@@ -47,6 +47,7 @@ __all__ = [
     "make_live",
     "prune",
     "publish_run",
+    "records",
     "resolve_run",
     "run_folder",
     "run_ids",
@@ -85,13 +86,20 @@ def run_record(
     inputs: dict[str, int],
     ratings: int,
     users: int,
-    ndcg_at_10: float | None,
+    ndcg: float | None,
     gate: str,
     settings: dict[str, Any],
+    k: int = 10,
+    coverage: float | None = None,
+    seconds: float | None = None,
+    chosen: dict[str, Any] | None = None,
     date: datetime | None = None,
 ) -> dict[str, Any]:
-    """The run record to publish as ``run.json`` (``inputs``: raw file name -> rows read;
-    ``gate``: the quality gate's result, e.g. ``"passed"``; ``date``: now, in UTC)."""
+    """The run record to publish as ``run.json``: what the run listing, the report's header and
+    its trends read (``inputs``: raw file name -> rows read; ``ndcg`` and ``coverage``: the
+    published model's at ``k`` on the test split; ``gate``: the quality gate's result, e.g.
+    ``"passed"``; ``seconds``: the run's duration so far; ``chosen``: what the night chose
+    (hyperparameters, blend weights); ``date``: now, in UTC)."""
     when = (date or datetime.now(UTC)).astimezone(UTC)
     return {
         "run_id": _valid(run_id),
@@ -100,10 +108,24 @@ def run_record(
         "inputs": dict(sorted(inputs.items())),
         "ratings": int(ratings),
         "users": int(users),
-        "ndcg_at_10": None if ndcg_at_10 is None else float(ndcg_at_10),
+        "k": int(k),
+        "ndcg": None if ndcg is None else float(ndcg),
+        "coverage": None if coverage is None else float(coverage),
+        "seconds": None if seconds is None else float(seconds),
         "gate": gate,
         "settings": settings,
+        "chosen": chosen or {},
     }
+
+
+def records(published: str | os.PathLike) -> list[dict[str, Any]]:
+    """Every published run's record (``run.json``), oldest first; runs without one skipped."""
+    root = Path(published) / HISTORY
+    if not root.is_dir():
+        return []
+    folders = [f for f in root.iterdir() if f.is_dir() and not f.name.startswith(TRASH)]
+    found = [(f, _record(f)) for f in folders]
+    return [r for f, r in sorted(found, key=lambda fr: _age(*fr)) if r]
 
 
 def run_folder(published: str | os.PathLike, run_id: str) -> Path:
@@ -267,7 +289,7 @@ def _row(run_id: str, record: dict[str, Any], live: bool) -> RunRow:
         data_root=record.get("data_root"),
         ratings=ratings,
         users=record.get("users"),
-        ndcg=record.get("ndcg_at_10"),
+        ndcg=record.get("ndcg"),
         gate=record.get("gate"),
         live=live,
     )

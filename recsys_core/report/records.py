@@ -1,42 +1,23 @@
-"""Run records: the few numbers of each run that the report's trends and file changes need.
-
-A record is a small JSON object kept beside each published run, at
-``published/history/<run_id>/record.json``::
-
-    {"run_id": ..., "date": "2026-11-30T16:20:00+00:00", "data_root": ..., "ndcg": 0.21,
-     "coverage": 0.35, "users": 943, "rows": 100000, "seconds": 312.5,
-     "files": [["u.data", 100000]]}
+"""The report's view of the run records (``published/history/<run_id>/run.json``, written by
+:func:`recsys_core.publish.history.run_record`): the trends across nights and the previous run's
+input files.
 
 The trends are the records of one data root, oldest first, the current run's included; the
-previous run's ``files`` are what this run's inputs are compared with.
+previous run's ``inputs`` are what this run's inputs are compared with.
 """
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from recsys_core.publish.files import write_json_atomic
 from recsys_core.report.inputs import TREND_COLUMNS
-from recsys_core.report.tables import headline
 
-__all__ = [
-    "RECORD",
-    "TREND_SCHEMA",
-    "load_run_records",
-    "previous_files",
-    "run_record",
-    "save_run_record",
-    "trends_frame",
-]
+__all__ = ["TREND_SCHEMA", "previous_files", "trends_frame"]
 
-RECORD = "record.json"
 TREND_SCHEMA = {
     "run_id": pl.String,
     "date": pl.Datetime("us", "UTC"),
@@ -48,44 +29,8 @@ TREND_SCHEMA = {
 }
 
 
-def run_record(
-    run_id: str,
-    generated_at: datetime,
-    data_root: str,
-    metrics: pl.DataFrame,
-    files: Sequence[tuple[str, int]],
-    users: int,
-    seconds: float,
-    k: int = 10,
-    model: str = "hybrid",
-) -> dict[str, Any]:
-    """This run's record: ``model``'s NDCG@k and coverage from ``metrics``, users with a
-    published list, input rows (the sum over ``files``) and the run time in seconds."""
-    return {
-        "run_id": run_id,
-        "date": generated_at.isoformat(),
-        "data_root": data_root,
-        "ndcg": headline(metrics, model, k),
-        "coverage": headline(metrics, model, k, "coverage"),
-        "users": int(users),
-        "rows": sum(int(r) for _, r in files),
-        "seconds": float(seconds),
-        "files": [[str(n), int(r)] for n, r in files],
-    }
-
-
-def save_run_record(published: str | os.PathLike, record: Mapping[str, Any]) -> Path:
-    """Write ``record`` to ``history/<run_id>/record.json`` (atomically)."""
-    return write_json_atomic(dict(record), Path(published) / "history" / record["run_id"] / RECORD)
-
-
-def load_run_records(published: str | os.PathLike) -> list[dict[str, Any]]:
-    """Every run record under ``published/history/`` (runs without one are skipped), oldest
-    first by date."""
-    root = Path(published) / "history"
-    paths = sorted(root.glob(f"*/{RECORD}")) if root.is_dir() else []
-    records = [json.loads(p.read_text()) for p in paths]
-    return sorted(records, key=lambda r: r["date"])
+def _rows(record: Mapping[str, Any]) -> int:
+    return sum(int(r) for r in record.get("inputs", {}).values())
 
 
 def trends_frame(
@@ -96,8 +41,9 @@ def trends_frame(
     mine = {r["run_id"]: r for r in sorted(records, key=lambda r: r["date"])}
     rows = [r for r in mine.values() if r["data_root"] == data_root]
     frame = pl.DataFrame(
-        {c: [r.get(c) for r in rows] for c in TREND_COLUMNS if c != "date"}
-        | {"date": [datetime.fromisoformat(r["date"]) for r in rows]},
+        {c: [r.get(c) for r in rows] for c in TREND_COLUMNS if c not in ("date", "rows")}
+        | {"date": [datetime.fromisoformat(r["date"]) for r in rows]}
+        | {"rows": [_rows(r) for r in rows]},
         schema=TREND_SCHEMA,
     )
     return frame.select(TREND_COLUMNS).sort("date").tail(last)
@@ -114,4 +60,4 @@ def previous_files(
     if not earlier:
         return None
     newest = max(earlier, key=lambda r: r["date"])
-    return [(str(n), int(r)) for n, r in newest.get("files", [])]
+    return [(str(n), int(r)) for n, r in newest.get("inputs", {}).items()]
