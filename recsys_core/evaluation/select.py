@@ -65,11 +65,13 @@ class Selection:
 
     ``trials`` has one row per candidate run, in run order: ``params`` (JSON of the candidate's
     grid values, sorted keys), ``stage`` (``grid`` or ``edge``), ``ndcg``, ``precision`` (at
-    ``k``), ``seconds`` (fit + score).
+    ``k``), ``seconds`` (fit + score). ``model`` is the best candidate as fitted on the
+    inner-train ratings (kept, so a caller that scores on the same split need not refit it).
     """
 
     params: dict[str, Any]
     trials: pl.DataFrame
+    model: Recommender | None = None
 
 
 def merge_params(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -106,6 +108,7 @@ def select(
     rows: list[dict[str, Any]] = []
     start = clock()
     clocks = {"last": start, "longest": 0.0}
+    kept: dict[str, Any] = {}
 
     def run(candidate: dict[str, Any], stage: str) -> bool:
         """Run one candidate unless the budget forbids it; False when it was not run."""
@@ -117,6 +120,8 @@ def select(
         seconds, clocks["last"] = now - clocks["last"], now
         clocks["longest"] = max(clocks["longest"], seconds)
         rows.append({"params": _key(candidate), "stage": stage, **_scores(scores, seconds)})
+        if _best(rows) is rows[-1]:
+            kept["model"] = fitted  # only the best so far stays in memory
         return True
 
     for candidate in _ordered(expand(grid), warm_start):
@@ -125,7 +130,8 @@ def select(
     else:
         _extend_edges(grid, rows, run, edge_steps, edge_keys)
     trials = pl.DataFrame(rows)
-    return Selection(merge_params(base, json.loads(_best(rows)["params"])), trials)
+    best = merge_params(base, json.loads(_best(rows)["params"]))
+    return Selection(best, trials, kept["model"])
 
 
 def _key(candidate: Mapping[str, Any]) -> str:
