@@ -48,6 +48,8 @@ __all__ = ["DEFAULT_GRIDS", "Selection", "merge_params", "select"]
 DEFAULT_GRIDS: dict[str, dict[str, Any]] = {
     "EASE": {"reg": [50.0, 100.0, 200.0, 400.0, 800.0]},
     "IALS": {"reg": [15.0, 30.0, 60.0], "n_factors": [32, 64, 128]},
+    "KNNWithMeans": {"k": [20, 40, 80]},
+    "PureSVD": {"n_factors": [10, 20, 40]},
 }
 """Small grids per model class name.
 
@@ -56,7 +58,9 @@ with the data (roughly x2 from ML-100k to ML-1M), so the grid reaches x4 either 
 past its edge when needed; 5 fits of a few-second model. iALS: ``reg`` (log scale, around the
 ML-100k optimum) x ``n_factors`` (more factors pay off on more data); 9 fits. ``alpha`` and
 ``low_weight`` stay at their defaults (``reg`` tracks ``alpha``). The measurements that chose
-the centres are in each model's docstring."""
+the centres are in each model's docstring. Item-KNN (neighbours) and PureSVD (rank): 3 fits
+each around their defaults, for when the hybrid offers them as candidates. Popularity has no
+grid (fitted as configured)."""
 
 
 @dataclass(frozen=True)
