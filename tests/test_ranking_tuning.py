@@ -199,3 +199,14 @@ def test_warm_start_runs_first_and_is_kept_when_the_budget_allows_nothing_else()
                               warm_start=last)  # fmt: skip
     ran = [json.loads(p)["reg"] for p in full.filter(pl.col("component") == "ease")["params"]]
     assert ran[:4] == [1234.0, 5.0, 20.0, 80.0]
+
+
+def test_cold_start_settings_move_only_when_they_improve(planted):
+    data = planted[0]
+    assert (np.diff(data.user_items.indptr) < 20).sum() > 5  # users the first setting serves cold
+    scorer = {"good": Fixed(planted[2] + 0.5 * noise(planted, 6))}
+    first = {"cold_user_ratings": 20, "cold_item_slots": 1}
+    best, table = run(planted, scorer, first=first)  # the fallback ranks relevant items last
+    assert best["cold_user_ratings"] < 20
+    assert table.filter(pl.col("stage") == "single")["cold_user_ratings"].to_list() == [20]
+    assert best["cold_item_slots"] == 1  # no cold items: every slot setting ties, first kept
