@@ -25,8 +25,7 @@ from recsys_core.data.split import random_split
 from recsys_core.data.synthetic import generate_ratings
 from recsys_core.data.validate import ingest
 from recsys_core.evaluation.metrics import ranking_metrics
-from recsys_core.models.registry import build
-from recsys_core.ranking.hybrid import HybridParams, choose_settings, kept
+from recsys_core.ranking.hybrid import HybridParams, choose_settings, fit_kept
 from recsys_core.settings import Settings, hybrid_params
 
 
@@ -37,12 +36,7 @@ def nightly(train: pl.DataFrame, budget: float | None) -> tuple[Hybrid, dict, di
     t0 = time.perf_counter()
     chosen, trials = choose_settings(params, train, k=K, threshold=THRESHOLD, budget_seconds=budget)
     t1 = time.perf_counter()
-    fitted = {
-        n: build({"model": params.components[n]["model"], "params": chosen["components"][n]}).fit(
-            train
-        )
-        for n in kept(chosen)
-    }
+    fitted = fit_kept(params, chosen, train)
     fallback = Popularity(**kwargs["fallback"]["params"]).fit(train)
     t2 = time.perf_counter()
     hybrid = Hybrid.assemble(fitted, fallback, chosen, **kwargs)

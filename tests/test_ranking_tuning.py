@@ -210,3 +210,12 @@ def test_cold_start_settings_move_only_when_they_improve(planted):
     assert best["cold_user_ratings"] < 20
     assert table.filter(pl.col("stage") == "single")["cold_user_ratings"].to_list() == [20]
     assert best["cold_item_slots"] == 1  # no cold items: every slot setting ties, first kept
+
+
+def test_a_tuned_hybrid_saves_and_loads_its_kept_components(tmp_path):
+    frame = random_ratings(n_users=50, n_items=60, density=0.3, seed=12)
+    model = Hybrid(components=SMALL, grids=GRIDS, tune_users=30, budget_seconds=1e6).fit(frame)
+    loaded = Hybrid.load(model.save(tmp_path / "hybrid.npz"))
+    assert loaded.chosen_ == model.chosen_
+    assert list(loaded.components_) == list(model.components_)
+    assert loaded.recommend_explained(5).equals(model.recommend_explained(5))

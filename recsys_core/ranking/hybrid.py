@@ -51,7 +51,10 @@ __all__ = [
     "Hybrid",
     "HybridParams",
     "choose_settings",
+    "component_spec",
     "configured",
+    "fit_kept",
+    "kept",
 ]
 
 HYBRID_BUDGET = SCORE_BUDGET // 2
@@ -142,6 +145,21 @@ def configured(params: HybridParams) -> dict[str, Any]:
 def kept(chosen: Mapping[str, Any]) -> list[str]:
     """The components a setting uses: those with a weight > 0, in name order."""
     return sorted(name for name, w in chosen["weights"].items() if w > 0)
+
+
+def component_spec(params: HybridParams, chosen: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """Component ``name``'s spec with the chosen parameters (the configured ones if none)."""
+    spec = params.components[name]
+    given = chosen.get("components", {})
+    return {"model": spec["model"], "params": given.get(name, spec.get("params", {}))}
+
+
+def fit_kept(
+    params: HybridParams, chosen: Mapping[str, Any], ratings: pl.DataFrame
+) -> dict[str, Recommender]:
+    """The kept components of ``chosen`` fitted on ``ratings`` with the chosen parameters: what
+    :meth:`Hybrid.assemble` takes (with the fallback fitted on the same ratings)."""
+    return {name: build(component_spec(params, chosen, name)).fit(ratings) for name in kept(chosen)}
 
 
 def choose_settings(
@@ -272,15 +290,9 @@ class Hybrid(Recommender):
                 p, ratings, k=k, threshold=threshold, warm_start=warm
             )
         self.chosen_ = chosen
-        self.components_ = {name: build(self._spec(name)).fit(ratings) for name in kept(chosen)}
+        self.components_ = fit_kept(p, chosen, ratings)
         self.fallback_ = build(p.fallback).fit(ratings)
         self._counts(data)
-
-    def _spec(self, name: str) -> dict[str, Any]:
-        """Component ``name`` with the chosen parameters (the configured ones if none chosen)."""
-        spec = self.params.components[name]
-        chosen = self.chosen_.get("components", {})
-        return {"model": spec["model"], "params": chosen.get(name, spec.get("params", {}))}
 
     @classmethod
     def assemble(
@@ -448,7 +460,7 @@ class Hybrid(Recommender):
         self.chosen_ = json.loads(arrays["chosen"].tobytes().decode())
         self.tuning_ = pl.DataFrame()
         specs = {
-            **{n: self._spec(n) for n in kept(self.chosen_)},
+            **{n: component_spec(self.params, self.chosen_, n) for n in kept(self.chosen_)},
             FALLBACK_KEY: self.params.fallback,
         }
         models = restore_components(specs, arrays, self.data)
