@@ -43,9 +43,11 @@ from recsys_core.ranking.scorer import Scorer
 log = logging.getLogger(__name__)
 
 ADD_WEIGHTS = (0.2, 0.35, 0.5, 0.65)
-"""Weights tried for a component joining the blend (the kept ones share ``1 - a``). Measured
-on ML-100k's validation split: EASE + iALS peaks between 0.35 and 0.65 and is flat there, so
-a finer grid would follow noise."""
+"""Weights tried for a component joining the blend (the kept ones share ``1 - a``). Validation
+NDCG@10 of iALS + EASE at ``a`` = 0.2 / 0.35 / 0.5 / 0.65 (ML-100k: the held-out protocol's
+train part, split 80/20 by ``random_split(seed=0)``; EASE reg 400, iALS 32 factors reg 30;
+cold-start 5 / 1): 0.2392 / 0.2410 / 0.2416 / 0.2398, singles 0.2366 (EASE) and 0.2382 (iALS).
+The curve is flat within 0.0006 between 0.35 and 0.5, so a finer grid would follow noise."""
 
 COLD_USER_RATINGS = (0, 3, 5, 10)
 """Candidates of ``cold_user_ratings`` after the first (configured or last night's) value."""
