@@ -140,7 +140,7 @@ def test_a_bad_grid_names_its_key():
 def test_layers_are_never_mutated():
     layers = [
         ("recsys.yaml", yaml.safe_load("tuning: {grid: {item_knn: {k: [5]}}}\ntopn: {n: 4}")),
-        ("run config", {"hybrid": {"weights": {"item_knn": 2.0}}, "topn": {"n": 6}}),
+        ("run config", {"hybrid": {"weights": {"ease": 2.0}}, "topn": {"n": 6}}),
     ]
     before = copy.deepcopy(layers)
     s = resolve(layers)

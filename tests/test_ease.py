@@ -115,3 +115,31 @@ def test_ml100k_accuracy_floor(ml100k):
     split = random_split(ml100k, 0.2, random_state=0)
     scores = ranking_metrics(EASE().fit(split.train).recommend(10), split.test)
     assert scores["ndcg"] >= 0.37 and scores["precision"] >= 0.265  # measured 0.390 / 0.280
+
+
+def test_explain_matches_a_brute_force_of_the_score_terms():
+    from recsys_core.models.signal import signal_matrix
+
+    frame = random_ratings(n_users=30, n_items=40, density=0.3, seed=12)
+    model = EASE(reg=3.0, max_items=30).fit(frame)  # 10 items EASE cannot score
+    recs = model.recommend(8)
+    extra = pl.DataFrame(  # an unknown user and an item outside max_items: no explanation
+        {"user_id": [999, recs["user_id"][0]], "rank": [1, 9], "item_id": [recs["item_id"][0],
+         model.data.items.raw(np.setdiff1d(np.arange(40), model.items_))[0]], "score": [0.0, 0.0]}
+    ).cast(recs.schema)  # fmt: skip
+    recs = pl.concat([recs, extra])
+    got = model.explain(recs)["because"].to_list()
+    x = signal_matrix(model.data.user_items, "graded", threshold=4.0, low=0.5).toarray()
+    b = np.zeros((40, 40))
+    b[np.ix_(model.items_, model.items_)] = model.B_
+    u, j = model.data.index_pairs(recs)
+    for row in range(recs.height):
+        if u[row] < 0 or j[row] not in model.items_:
+            assert got[row] == []
+            continue
+        terms = [
+            (-x[u[row], i] * b[i, j[row]], i) for i in range(40) if x[u[row], i] * b[i, j[row]] > 0
+        ]
+        want = [model.data.items.raw(np.array([i]))[0] for _, i in sorted(terms)[:3]]
+        assert got[row] == want
+    assert sum(len(g) == 3 for g in got) > 100

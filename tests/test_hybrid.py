@@ -192,3 +192,128 @@ def test_rank_block_equals_oracle(seed, slots):
         rows = zip(got.rows, got.ranks, got.items, got.scores, got.source, strict=True)
         assert [tuple(x.item() for x in row) for row in rows] == want
     np.testing.assert_array_equal(blended, before)
+
+
+# -- one unit, sources, exclusions, explanations ------------------------------------------------
+
+TWO = {  # neither can score an item without rated neighbours: the fallback fills those
+    "knn": {"model": "KNNBasic", "params": {"k": 2}},
+    "means": {"model": "KNNWithMeans", "params": {"k": 3, "sim_options": {"name": "cosine"}}},
+}
+
+
+@pytest.fixture(scope="module")
+def mixed():
+    """A hybrid whose lists hold component rows, fallback fills and cold-user rows."""
+    frame = random_ratings(n_users=40, n_items=60, density=0.12, seed=21)
+    model = Hybrid(
+        components=TWO, weights={"knn": 0.3, "means": 0.7}, tune=False, cold_user_ratings=6
+    ).fit(frame)
+    recs = model.recommend_explained(15)
+    return model, recs
+
+
+def expected_scores(model: Hybrid, recs: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the weighted z-score of each component (NaN: not scored) and the fallback's
+    z-score over the user's candidates, recomputed from the models."""
+    users = model.data.users.index_of(recs["user_id"])
+    items = model.data.items.index_of(recs["item_id"])
+    every = np.arange(model.data.n_users)
+    seen = model.unavailable(every)
+    weights = model.chosen_["weights"]
+    wz = np.stack(
+        [
+            weights[name] * zscore_rows(c.score_users(every), seen)[users, items]
+            for name, c in model.components_.items()
+        ]
+    )
+    fz = zscore_rows(model.fallback_.score_users(every), seen)[users, items]
+    return wz, fz
+
+
+def test_every_source_is_in_one_unit(mixed):
+    model, recs = mixed
+    sources = set(recs["source"])
+    assert sources == {"knn", "means", "popularity"}
+    cold = model.user_counts_ < 6
+    cold_users = set(model.data.users.raw(np.flatnonzero(cold)).to_list())
+    assert cold_users and cold_users < set(recs["user_id"])
+    fills = recs.filter(
+        (pl.col("source") == "popularity") & ~pl.col("user_id").is_in(list(cold_users))
+    )
+    assert fills.height > 0, "expected fill rows after the component rows"
+    wz, fz = expected_scores(model, recs)
+    ok = np.isfinite(wz)
+    with np.errstate(invalid="ignore"):  # 0 / 0 on the fallback's rows
+        blended = np.where(ok, wz, 0).sum(0) / np.where(ok, [[0.3], [0.7]], 0).sum(0)
+    raw = np.where(recs["source"].to_numpy() == "popularity", fz, blended)
+    capped = (
+        recs.with_columns(pl.Series("raw", raw))
+        .with_columns(pl.col("raw").cum_min().over("user_id").alias("capped"))
+        .get_column("capped")
+    )
+    np.testing.assert_allclose(recs["score"].to_numpy(), capped.to_numpy(), rtol=1e-6)
+    # no raw counts: popularity's own scores are ratings counts, far outside a z-score's range
+    assert recs["score"].abs().max() < 10
+    assert (recs.group_by("user_id").agg(pl.col("score").diff().max())["score"] <= 0).all()
+
+
+def test_source_names_the_largest_weighted_z_score(mixed):
+    model, recs = mixed
+    wz, _ = expected_scores(model, recs)
+    names = np.array(list(model.components_))
+    top = names[np.argmax(np.where(np.isfinite(wz), wz, -np.inf), axis=0)]
+    comp = recs["source"].to_numpy() != "popularity"
+    assert comp.sum() > 100
+    np.testing.assert_array_equal(recs["source"].to_numpy()[comp], top[comp])
+    assert set(recs["source"].to_numpy()[comp]) == {"knn", "means"}  # both lead somewhere
+
+
+def test_the_exclusion_hook_removes_items_like_seen_ones(mixed):
+    model, recs = mixed
+    popular = model.fallback_.recommend(5, users=recs["user_id"].unique()).get_column("item_id")
+    banned = model.data.items.index_of(popular.unique())
+    calls = []
+
+    def exclude(users: np.ndarray) -> np.ndarray:
+        calls.append(len(users))
+        mask = np.zeros((len(users), model.data.n_items), dtype=bool)
+        mask[(users % 2 == 0)[:, None] & np.isin(np.arange(model.data.n_items), banned)] = True
+        return mask
+
+    ruled = Hybrid.assemble(
+        model.components_,
+        model.fallback_,
+        model.chosen_,
+        exclude=exclude,
+        **model.params.model_dump(),
+    )
+    out = ruled.recommend_explained(15)
+    assert calls
+    even = out.filter(pl.col("user_id").is_in(model.data.users.raw(np.arange(0, 40, 2)).to_list()))
+    bad = even.filter(pl.col("item_id").is_in(model.data.items.raw(banned).to_list()))
+    assert bad.height == 0
+    assert recs.filter(pl.col("item_id").is_in(model.data.items.raw(banned).to_list())).height
+    per_user = out.group_by("user_id").agg(pl.len())
+    assert (per_user["len"] == 15).all() and per_user.height == recs["user_id"].n_unique()
+    same = out.filter(~pl.col("user_id").is_in(even["user_id"].unique().to_list()))
+    odd = recs.filter(~pl.col("user_id").is_in(even["user_id"].unique().to_list()))
+    assert same.select("user_id", "rank", "item_id").equals(
+        odd.select("user_id", "rank", "item_id")
+    )
+    ruled.exclude = lambda users: np.zeros((len(users), 3), dtype=bool)
+    with pytest.raises(ConfigError, match="exclude"):
+        ruled.recommend(5)
+
+
+def test_lists_are_explained_by_ease_without_item_knn():
+    frame = random_ratings(n_users=40, n_items=50, density=0.3, seed=22)
+    components = {
+        "ease": {"model": "EASE", "params": {"reg": 10.0}},
+        "svd": {"model": "PureSVD", "params": {"n_factors": 3}},
+    }
+    model = Hybrid(components=components, tune=False, cold_user_ratings=0).fit(frame)
+    recs = model.recommend_explained(5)
+    want = model.components_["ease"].explain(recs.select("user_id", "rank", "item_id", "score"))
+    assert recs["explanation"].to_list() == want["because"].to_list()
+    assert recs["explanation"].list.len().min() > 0

@@ -68,3 +68,18 @@ def test_atomic_files_are_readable_by_others(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_quality_gate_wants_a_lift_over_popularity():
+    from recsys_core.publish.checks import quality_problems
+
+    gate = {"min_ndcg": 0.05, "max_drop": 0.05}
+    assert quality_problems(0.386, None, popularity_ndcg=0.181, **gate) == {}  # ML-100k: 2.1x
+    # above the absolute floor, but only 1.2x popularity: blocked at the default lift 1.5
+    problems = quality_problems(0.22, None, popularity_ndcg=0.181, **gate)
+    assert set(problems) == {"popularity_lift"} and "0.2715" in problems["popularity_lift"]
+    assert quality_problems(0.22, None, popularity_ndcg=0.181, min_lift=1.2, **gate) == {}
+    assert quality_problems(0.22, None, **gate) == {}  # no baseline given: no relative check
+    nan = float("nan")
+    assert "popularity_lift" in quality_problems(nan, None, popularity_ndcg=0.1, **gate)
+    assert "popularity_lift" in quality_problems(0.3, None, popularity_ndcg=nan, **gate)

@@ -6,8 +6,16 @@ import json
 import pytest
 
 from recsys_core import ConfigError, Hybrid
+from recsys_core.params import as_dict
 from recsys_core.ranking.hybrid import BlendParams
-from recsys_core.settings import TUNED_BY, Settings, hybrid_params, merge, resolve
+from recsys_core.settings import (
+    HYBRID_COMPONENTS,
+    TUNED_BY,
+    Settings,
+    hybrid_params,
+    merge,
+    resolve,
+)
 
 FILE = (
     "recsys.yaml",
@@ -110,14 +118,35 @@ def test_a_user_grid_replaces_the_default_grid_whole():
     assert later.tuning.grid == {"biased_mf": {"n_factors": [5, 10, 20]}}
 
 
-def test_the_hybrid_section_is_the_blend_params():
-    s = resolve([("recsys.yaml", {"hybrid": {"weights": {"pure_svd": 2.0}, "tune": False}})])
-    assert type(s.hybrid) is BlendParams
+def test_the_hybrid_section_is_the_blend_params_plus_its_components():
+    s = resolve([("recsys.yaml", {"hybrid": {"weights": {"ials": 2.0}, "tune": False}})])
+    assert isinstance(s.hybrid, BlendParams) and s.hybrid.components == ["ease", "ials"]
     params = hybrid_params(s)
-    assert set(params["components"]) == {"item_knn", "pure_svd", "popularity"}
-    assert params["components"]["pure_svd"]["model"] == "PureSVD"
+    assert set(params["components"]) == {"ease", "ials"}
+    assert params["components"]["ease"] == {"model": "EASE", "params": as_dict(s.models.ease)}
+    assert params["fallback"]["model"] == "Popularity"
     hybrid = Hybrid(**params)
-    assert hybrid.params.weights == {"pure_svd": 2.0} and hybrid.params.tune is False
+    assert hybrid.params.weights == {"ials": 2.0} and hybrid.params.tune is False
+
+
+def test_hybrid_components_are_a_list_a_layer_replaces_whole():
+    old = {"hybrid": {"components": ["item_knn", "pure_svd", "popularity"]}}
+    s = resolve([("recsys.yaml", old), ("run", {"hybrid": {"components": ["pure_svd"]}})])
+    assert s.hybrid.components == ["pure_svd"]
+    assert set(hybrid_params(s)["components"]) == {"pure_svd"}
+    assert set(HYBRID_COMPONENTS) == {"ease", "ials", "item_knn", "pure_svd", "popularity"}
+    with pytest.raises(ConfigError, match="did you mean 'ease'"):
+        resolve([("recsys.yaml", {"hybrid": {"components": ["eas"]}})])
+    with pytest.raises(ConfigError, match="named twice"):
+        resolve([("recsys.yaml", {"hybrid": {"components": ["ease", "ease"]}})])
+    with pytest.raises(ConfigError, match=r"hybrid\.weights\.item_knn"):
+        resolve([("recsys.yaml", {"hybrid": {"weights": {"item_knn": 1.0}}})])
+
+
+def test_publish_min_lift_is_at_least_one():
+    assert resolve([]).publish.min_lift == 1.5
+    with pytest.raises(ConfigError, match="min_lift"):
+        resolve([("recsys.yaml", {"publish": {"min_lift": 0.9}})])
 
 
 def test_biased_mf_is_the_svd_section_and_the_old_key_says_so():

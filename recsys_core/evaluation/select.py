@@ -48,6 +48,8 @@ __all__ = ["DEFAULT_GRIDS", "Selection", "merge_params", "select"]
 DEFAULT_GRIDS: dict[str, dict[str, Any]] = {
     "EASE": {"reg": [50.0, 100.0, 200.0, 400.0, 800.0]},
     "IALS": {"reg": [15.0, 30.0, 60.0], "n_factors": [32, 64, 128]},
+    "KNNWithMeans": {"k": [20, 40, 80]},
+    "PureSVD": {"n_factors": [10, 20, 40]},
 }
 """Small grids per model class name.
 
@@ -56,7 +58,9 @@ with the data (roughly x2 from ML-100k to ML-1M), so the grid reaches x4 either 
 past its edge when needed; 5 fits of a few-second model. iALS: ``reg`` (log scale, around the
 ML-100k optimum) x ``n_factors`` (more factors pay off on more data); 9 fits. ``alpha`` and
 ``low_weight`` stay at their defaults (``reg`` tracks ``alpha``). The measurements that chose
-the centres are in each model's docstring."""
+the centres are in each model's docstring. Item-KNN (neighbours) and PureSVD (rank): 3 fits
+each around their defaults, for when the hybrid offers them as candidates. Popularity has no
+grid (fitted as configured)."""
 
 
 @dataclass(frozen=True)
@@ -65,11 +69,13 @@ class Selection:
 
     ``trials`` has one row per candidate run, in run order: ``params`` (JSON of the candidate's
     grid values, sorted keys), ``stage`` (``grid`` or ``edge``), ``ndcg``, ``precision`` (at
-    ``k``), ``seconds`` (fit + score).
+    ``k``), ``seconds`` (fit + score). ``model`` is the best candidate as fitted on the
+    inner-train ratings (kept, so a caller that scores on the same split need not refit it).
     """
 
     params: dict[str, Any]
     trials: pl.DataFrame
+    model: Recommender | None = None
 
 
 def merge_params(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -106,6 +112,7 @@ def select(
     rows: list[dict[str, Any]] = []
     start = clock()
     clocks = {"last": start, "longest": 0.0}
+    kept: dict[str, Any] = {}
 
     def run(candidate: dict[str, Any], stage: str) -> bool:
         """Run one candidate unless the budget forbids it; False when it was not run."""
@@ -117,6 +124,8 @@ def select(
         seconds, clocks["last"] = now - clocks["last"], now
         clocks["longest"] = max(clocks["longest"], seconds)
         rows.append({"params": _key(candidate), "stage": stage, **_scores(scores, seconds)})
+        if _best(rows) is rows[-1]:
+            kept["model"] = fitted  # only the best so far stays in memory
         return True
 
     for candidate in _ordered(expand(grid), warm_start):
@@ -125,7 +134,8 @@ def select(
     else:
         _extend_edges(grid, rows, run, edge_steps, edge_keys)
     trials = pl.DataFrame(rows)
-    return Selection(merge_params(base, json.loads(_best(rows)["params"])), trials)
+    best = merge_params(base, json.loads(_best(rows)["params"]))
+    return Selection(best, trials, kept["model"])
 
 
 def _key(candidate: Mapping[str, Any]) -> str:

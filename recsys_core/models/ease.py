@@ -20,6 +20,9 @@ from recsys_core.params import Params
 
 __all__ = ["EASE", "EASEParams", "ease_weights"]
 
+EXPLAIN_PAIRS = 1 << 22
+"""(list row, rated item) pairs :meth:`EASE.explain` holds at once (~100 MiB of temporaries)."""
+
 SYMMETRISE_ROWS = 1024
 """Rows per step when copying the inverse's upper triangle to its lower one (no n x n temp)."""
 
@@ -145,6 +148,52 @@ class EASE(Recommender):
         out = np.full((len(users), n_items), np.nan, dtype=np.float32)
         out[:, self.items_] = sub
         return out
+
+    def explain(self, recs: pl.DataFrame, n: int = 3) -> pl.DataFrame:
+        """``recs`` plus ``because``: for each row (u, j), the user's rated items i with the
+        largest positive terms ``X_ui B_ij`` of ``score(u, j) = sum_i X_ui B_ij`` (at most
+        ``n`` raw ids, largest term first, ties by smaller item index; empty for an unknown
+        pair or an item EASE does not score)."""
+        u, j = self.data.index_pairs(recs)
+        sub = np.full(self.data.n_items, -1, dtype=np.int64)
+        sub[self.items_] = np.arange(len(self.items_))
+        jj = np.where(j >= 0, sub[np.maximum(j, 0)], -1)
+        known = np.flatnonzero((u >= 0) & (jj >= 0))
+        ends = np.cumsum(np.diff(self._x.indptr)[u[known]])
+        parts = [(np.empty(0, np.int64), np.empty(0, np.int64))]
+        start = 0
+        while start < len(known):  # chunks of about EXPLAIN_PAIRS terms
+            done = ends[start - 1] if start else 0
+            stop = max(start + 1, int(np.searchsorted(ends, done + EXPLAIN_PAIRS, "right")))
+            parts.append(self._top_terms(known[start:stop], u, jj, n))
+            start = stop
+        rows, items = (np.concatenate(a) for a in zip(*parts, strict=True))
+        lists = (
+            pl.DataFrame({"row": rows, "id": self.data.items.raw(self.items_[items])})
+            .group_by("row", maintain_order=True)
+            .agg(pl.col("id").alias("because"))
+        )
+        frame = pl.DataFrame({"row": np.arange(recs.height, dtype=np.int64)})
+        because = frame.join(lists, on="row", how="left").get_column("because")
+        return recs.with_columns(because.fill_null(pl.lit([], dtype=because.dtype)))
+
+    def _top_terms(
+        self, rows: np.ndarray, u: np.ndarray, jj: np.ndarray, n: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(list row, subset item) of the ``n`` largest positive terms of each of ``rows``."""
+        x = self._x
+        counts = np.diff(x.indptr)[u[rows]]
+        row = np.repeat(rows, counts)
+        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        at = np.repeat(x.indptr[u[rows]], counts) + offsets
+        items = x.indices[at].astype(np.int64)
+        terms = x.data[at] * self.B_[items, jj[row]]
+        pos = terms > 0
+        row, items, terms = row[pos], items[pos], terms[pos]
+        order = np.lexsort((items, -terms, row))
+        row, items = row[order], items[order]
+        keep = np.arange(len(row)) - np.searchsorted(row, row) < n
+        return row[keep], items[keep]
 
     def _state(self) -> dict[str, np.ndarray]:
         return {"B": self.B_, "items": self.items_}

@@ -81,15 +81,26 @@ def recommendation_problems(recs: pl.DataFrame, ratings: pl.DataFrame, n: int) -
 
 
 def quality_problems(
-    ndcg: float, live_ndcg: float | None, min_ndcg: float, max_drop: float
+    ndcg: float,
+    live_ndcg: float | None,
+    min_ndcg: float,
+    max_drop: float,
+    popularity_ndcg: float | None = None,
+    min_lift: float = 1.5,
 ) -> dict[str, str]:
-    """The publish gate: NDCG at least ``min_ndcg``, and at most ``max_drop`` below the live
-    run's (when there is one)."""
+    """The publish gate: NDCG at least ``min_ndcg``, at most ``max_drop`` below the live run's
+    (when there is one), and at least ``min_lift`` times ``popularity_ndcg`` (popularity's NDCG
+    on the same test split, when given: an absolute floor means little on a new dataset)."""
     problems: dict[str, str] = {}
     if not ndcg >= min_ndcg:  # also catches NaN
         problems["ndcg_floor"] = f"NDCG {ndcg:.4f} < floor {min_ndcg:.4f}"
     if live_ndcg is not None and not ndcg >= live_ndcg - max_drop:
         problems["ndcg_regression"] = (
             f"NDCG {ndcg:.4f} is more than {max_drop:.4f} below the live run's {live_ndcg:.4f}"
+        )
+    if popularity_ndcg is not None and not ndcg >= min_lift * popularity_ndcg:  # NaN fails
+        problems["popularity_lift"] = (
+            f"NDCG {ndcg:.4f} < {min_lift:.2f} x popularity's {popularity_ndcg:.4f} "
+            f"(= {min_lift * popularity_ndcg:.4f})"
         )
     return problems

@@ -10,7 +10,10 @@
   (``rank_block``, ``BlockLists``, ``FALLBACK``);
 - :mod:`~recsys_core.ranking.topn`: the one top-N ranker (``top_k_rows``, ``block_topn``,
   ``TopN``, block sizing);
-- :mod:`~recsys_core.ranking.hybrid`: ``Hybrid`` (the chain as a model), ``choose_settings``;
-- :mod:`~recsys_core.ranking.tuning`: ``tune`` (fitted scorers -> chosen weights and cold-start
-  settings by NDCG@k), ``validation_split``.
+- :mod:`~recsys_core.ranking.params`: ``BlendParams`` (the ``hybrid`` settings section);
+- :mod:`~recsys_core.ranking.hybrid`: ``Hybrid`` (the chain as a model, with an ``exclude``
+  hook for business rules), ``choose_settings`` (the per-night selection on validation),
+  ``configured``;
+- :mod:`~recsys_core.ranking.tuning`: ``tune`` (fitted scorers -> kept components, weights and
+  cold-start settings by a greedy search on NDCG@k), ``validation_split``.
 """

@@ -62,7 +62,7 @@ def _row_sum_of_squares(z: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
 def blend(z: list[np.ndarray], weights: list[float]) -> tuple[np.ndarray, np.ndarray]:
     """Weighted mean over available components: (blended scores, components that scored)."""
     count = np.zeros(z[0].shape, dtype=np.int8)
-    blended = blend_into(z, weights, z[0].shape, lambda _, ok: np.add(count, ok, out=count))
+    blended = blend_into(z, weights, z[0].shape, lambda _, ok, __: np.add(count, ok, out=count))
     return blended, count
 
 
@@ -70,14 +70,15 @@ def blend_into(
     z: Iterable[np.ndarray | tuple[np.ndarray, np.ndarray] | None],
     weights: Sequence[float],
     shape: tuple[int, ...],
-    on_scored: Callable[[int, np.ndarray], object] | None = None,
+    on_scored: Callable[[int, np.ndarray, np.ndarray], object] | None = None,
 ) -> np.ndarray:
     """The blended scores of :func:`blend`, accumulated in place one component at a time.
 
     Each component is its z-scores (NaN = not scored) or the pair :func:`zscore_scored`
     returns; ``z`` may be a generator (so only one component's z-scores exist at a time);
-    components of weight 0 are skipped and may be None. ``on_scored(c, ok)`` gets each weighted
-    component's mask of scored entries (it may be reused: copy what must be kept).
+    components of weight 0 are skipped and may be None. ``on_scored(c, ok, wz)`` gets each
+    weighted component's mask of scored entries and its weighted z-scores ``w_c z_c`` (read
+    only where ``ok``; both may be reused buffers: copy what must be kept).
     """
     num = den = term = None
     for c, (zc, w) in enumerate(zip(z, weights, strict=True)):
@@ -90,10 +91,10 @@ def blend_into(
             den, term = np.zeros_like(num), np.empty_like(num)
         part = zc if w == 1 else np.multiply(zc, w, out=term)  # w * z is z when w is 1
         np.add(num, part, out=num, where=True if zeroed else ok)
+        if on_scored is not None:
+            on_scored(c, ok, part)
         # den + (w if ok else 0), without a masked loop (twice as slow)
         np.add(den, ok if w == 1 else np.multiply(ok, w, out=term), out=den)
-        if on_scored is not None:
-            on_scored(c, ok)
     if num is None:  # no weighted component
         return np.full(shape, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
