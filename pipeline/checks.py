@@ -4,6 +4,9 @@ from collections.abc import Iterator
 
 import dagster as dg
 import polars as pl
+from dagster._core.storage.asset_check_execution_record import (
+    AssetCheckExecutionRecordStatus,
+)
 
 from pipeline.publishing import GATE_MODEL, Published
 from pipeline.resources import DataRoot
@@ -72,12 +75,12 @@ def recommendation_checks(
     yield from _results("recommendations", RECOMMENDATION_CHECKS, problems)
 
 
-def gate_ndcg(metrics: pl.DataFrame | None, k: int) -> float | None:
-    """The gate model's NDCG@k in a metrics table, or None (no table, or no such row)."""
+def gate_ndcg(metrics: pl.DataFrame | None, k: int, model: str = GATE_MODEL) -> float | None:
+    """A model's NDCG@k in a metrics table, or None (no table, or no such row)."""
     if metrics is None:
         return None
     try:
-        return metric(metrics, GATE_MODEL, "ndcg", k)
+        return metric(metrics, model, "ndcg", k)
     except ValueError:
         return None
 
@@ -86,7 +89,8 @@ def gate_ndcg(metrics: pl.DataFrame | None, k: int) -> float | None:
     asset="evaluation",
     blocking=True,
     description="Publish gate: the hybrid's NDCG@k on the test split is at least "
-    "publish.min_ndcg and no more than publish.max_ndcg_drop below the live run's.",
+    "publish.min_ndcg (default 0.05), no more than publish.max_ndcg_drop (0.05) below the live "
+    "run's, and at least publish.min_lift (1.5) x popularity's on the same split.",
 )
 def quality_gate(
     settings: RecsysSettings, data_root: DataRoot, evaluation: pl.DataFrame
@@ -95,15 +99,20 @@ def quality_gate(
     k, gate = s.evaluation.k, s.publish
     ndcg = gate_ndcg(evaluation, k)
     live = gate_ndcg(Published(data_root).live_metrics(), k)
+    popularity = gate_ndcg(evaluation, k, "popularity")
     observed = float("nan") if ndcg is None else ndcg
-    problems = quality_problems(observed, live, gate.min_ndcg, gate.max_ndcg_drop)
+    problems = quality_problems(
+        observed, live, gate.min_ndcg, gate.max_ndcg_drop, popularity, gate.min_lift
+    )
     return dg.AssetCheckResult(
         passed=not problems,
         metadata={
             f"ndcg@{k}": round(observed, 4),
             f"live_ndcg@{k}": "none (first publish)" if live is None else round(live, 4),
+            f"popularity_ndcg@{k}": "none" if popularity is None else round(popularity, 4),
             "min_ndcg": gate.min_ndcg,
             "max_ndcg_drop": gate.max_ndcg_drop,
+            "min_lift": gate.min_lift,
             "problems": "; ".join(problems.values()) or "none",
         },
         description="; ".join(problems.values()) or None,
@@ -152,3 +161,27 @@ def drift_checks_against_the_live_run(
             description=check.message,
             metadata={"allowed": check.allowed, "max_drop": s.max_drop, "changed_share": churn},
         )
+
+
+PUBLISH_GATES = [
+    dg.AssetCheckKey(dg.AssetKey("evaluation"), "quality_gate"),
+    *(dg.AssetCheckKey(dg.AssetKey("recommendations"), n) for n in RECOMMENDATION_CHECKS),
+    *(dg.AssetCheckKey(dg.AssetKey("recommendations"), n) for n in DRIFT_CHECKS),
+]
+"""The blocking checks that must have passed IN THE PUBLISHING RUN itself."""
+
+
+def require_gates_passed(context: dg.AssetExecutionContext) -> None:
+    """Refuse to publish unless every gate check passed in this very run: a blocking check does
+    not guard a partial materialization (an unselected check simply never runs), so a subset
+    run of only the publishing assets after a failed gate would otherwise publish."""
+    for key in PUBLISH_GATES:
+        record = context.instance.get_latest_asset_check_evaluation_record(key)
+        ok = record is not None and record.run_id == context.run_id
+        ok = ok and record.status == AssetCheckExecutionRecordStatus.SUCCEEDED
+        if not ok:
+            where = "never ran" if record is None else f"run {record.run_id}: {record.status.value}"
+            raise dg.Failure(
+                f"refusing to publish: {key.asset_key.to_user_string()}:{key.name} did not pass in "
+                f"this run ({where}); run the whole nightly job so its gates run"
+            )

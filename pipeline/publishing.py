@@ -26,7 +26,7 @@ from pipeline.resources import DataRoot
 from recsys_core.publish import history
 from recsys_core.publish.drift import changed_share
 from recsys_core.publish.table import write_published
-from recsys_core.report.inputs import ReportInputs, quality_gate_checks
+from recsys_core.report.inputs import GateCheck, ReportInputs, quality_gate_checks
 from recsys_core.report.records import previous_files, trends_frame
 from recsys_core.report.tables import headline
 from recsys_core.settings import Settings
@@ -143,9 +143,14 @@ def report_inputs(
     ndcg = headline(metrics, GATE_MODEL, k)
     live_ndcg = None if live is None else headline(live, GATE_MODEL, k)
     runs, root = [*published.records(), record], record["data_root"]
-    checks = quality_gate_checks(
-        float("nan") if ndcg is None else ndcg, live_ndcg, gate.min_ndcg, gate.max_ndcg_drop
-    )
+    observed = float("nan") if ndcg is None else ndcg
+    checks = quality_gate_checks(observed, live_ndcg, gate.min_ndcg, gate.max_ndcg_drop)
+    popularity = headline(metrics, "popularity", k)
+    if popularity is not None:
+        bound = gate.min_lift * popularity
+        detail = f"{gate.min_lift:.2f} x popularity's NDCG {popularity:.4f}"
+        checks.append(GateCheck("popularity_lift", observed, bound, observed - bound,
+                                observed >= bound, detail))  # fmt: skip
     return ReportInputs(
         run_id=record["run_id"],
         generated_at=datetime.fromisoformat(record["date"]),

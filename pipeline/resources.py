@@ -19,6 +19,7 @@ from pydantic import Field
 from upath import UPath
 
 from recsys_core.data.readers import raw_files
+from recsys_core.data.watch import watched_files
 
 DEFAULT_DATA_DIR = "data"
 
@@ -62,12 +63,18 @@ class DataRoot(dg.ConfigurableResource):
             raise ValueError(f"{self.uri} is not a local folder")
         return Path(self.uri).joinpath(*parts)
 
+    def skipped_raw(self) -> int:
+        """How many entries of ``raw/`` are not read: hidden, ``.part`` uploads, folders."""
+        if not self.is_local:
+            return 0
+        return len(watched_files(self.local("raw"))[1])
+
     @contextmanager
     def raw_copies(self) -> Iterator[list[Path]]:
         """The raw files as local paths (sorted by name; hidden and ``.part`` files skipped).
         A URI root's files are downloaded into a private temporary folder for the duration."""
         if self.is_local:
-            yield raw_files(self.local("raw"))
+            yield watched_files(self.local("raw"))[0]
             return
         raw = self.upath("raw")
         names = sorted(p.name for p in raw.iterdir() if p.is_file()) if raw.exists() else []

@@ -18,14 +18,11 @@ shape of :class:`Settings`. Rules:
 from __future__ import annotations
 
 import copy
-import re
-import zoneinfo
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from recsys_core.data.readers import parse_line_format
 from recsys_core.errors import ConfigError
 from recsys_core.models.ease import EASE, EASEParams
 from recsys_core.models.ials import IALS, IALSParams
@@ -39,7 +36,6 @@ from recsys_core.models.rating_blend import RatingBlendParams
 from recsys_core.params import (
     WHOLE,
     BadKey,
-    ListAsTuple,
     Params,
     as_dict,
     closest,
@@ -47,6 +43,15 @@ from recsys_core.params import (
     plain,
 )
 from recsys_core.ranking.params import BlendParams
+from recsys_core.sections import (
+    AutomationSettings,
+    EvaluationSettings,
+    ExecutionSettings,
+    IngestSettings,
+    PublishSettings,
+    SplitSettings,
+    TopNSettings,
+)
 
 __all__ = [
     "DEFAULT_GRID",
@@ -68,153 +73,6 @@ __all__ = [
     "merge",
     "resolve",
 ]
-
-
-class IngestSettings(Params):
-    """Reading raw files (Surprise's reader vocabulary) and the bad-row tolerance."""
-
-    line_format: str | None = None
-    """Field names in file order, space-separated, from ``user item rating timestamp`` (other
-    names are ignored columns); None: from the header, else by the number of columns."""
-    sep: str | None = Field(None, min_length=1)
-    """Field separator (any non-empty string, e.g. ``::``); None sniffs the first data line."""
-    rating_scale: Annotated[tuple[float, float], ListAsTuple] = (1.0, 5.0)
-    """``[lowest, highest]`` valid rating, both inclusive (MovieLens' 1-5 stars)."""
-    skip_lines: int = Field(0, ge=0)
-    """Lines to skip at the top of each text file (before any header)."""
-    max_bad_fraction: float = Field(0.05, ge=0, le=1)
-    """Fail the run when more than this share of rows is bad (quarantined rows above 5% point
-    at a wrong format rather than at a few broken lines)."""
-
-    @field_validator("line_format")
-    @classmethod
-    def _parses(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_line_format(value)  # ConfigError naming what is missing
-        return value
-
-    @field_validator("rating_scale")
-    @classmethod
-    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
-        if not value[0] < value[1]:
-            raise ValueError("expected [lowest, highest] with lowest < highest")
-        return value
-
-
-class SplitSettings(Params):
-    """The evaluation hold-out: seeded random split of the ratings."""
-
-    test_fraction: float = Field(0.2, gt=0, lt=1)
-    """Share of the ratings held out for evaluation (the usual 80/20)."""
-    random_state: int = Field(42, ge=0)
-    """Seed of the split (fixed: runs compare on the same hold-out)."""
-
-
-class EvaluationSettings(Params):
-    """Ranking metrics at ``k``; relevant = test rating >= ``threshold``."""
-
-    k: int = Field(10, ge=1)
-    """Length of the lists the metrics judge (NDCG@k, precision@k...), as many as published."""
-    threshold: float = 4.0
-    """A test rating at or above this is relevant (4 of 5 stars: liked)."""
-
-
-class TopNSettings(Params):
-    """The published lists."""
-
-    n: int = Field(10, ge=1)
-    """Items per user."""
-    block_size: int | None = Field(None, ge=1)
-    """Users ranked at once (None: sized to hold about 4M scores); only speed and memory
-    change."""
-
-
-MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
-WEEKDAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
-CRON_FIELDS = (
-    ("minute", 0, 59, []),
-    ("hour", 0, 23, []),
-    ("day of month", 1, 31, []),
-    ("month", 1, 12, MONTHS),
-    ("day of week", 0, 7, WEEKDAYS),
-)
-CRON_ITEM = re.compile(r"^(?:(\*)|([a-z0-9]+)(?:-([a-z0-9]+))?)(?:/(\d+))?$")
-
-
-def check_cron(expression: str) -> None:
-    """Raise ``ValueError`` unless ``expression`` is a valid 5-field cron expression: minute
-    0-59, hour 0-23, day 1-31, month 1-12 or jan-dec, weekday 0-7 or sun-sat; each field a
-    comma list of ``*``, ``a``, ``a-b``, ``*/n`` or ``a-b/n``."""
-    fields = expression.split()
-    if len(fields) != 5:
-        raise ValueError(f"expected 5 fields (minute hour day month weekday), got {len(fields)}")
-    for text, (name, lo, hi, names) in zip(fields, CRON_FIELDS, strict=True):
-        for item in text.lower().split(","):
-            match = CRON_ITEM.match(item)
-            if not match:
-                raise ValueError(f"{name} {item!r} is not *, a, a-b, */n or a-b/n")
-            star, first, last, step = match.groups()
-            if step is not None and (int(step) < 1 or (not star and last is None)):
-                raise ValueError(f"{name} {item!r}: a step needs * or a range, and n >= 1")
-            if star:
-                continue
-            values = [_cron_value(v, name, lo, hi, names) for v in (first, last) if v]
-            if len(values) == 2 and values[0] > values[1]:
-                raise ValueError(f"{name} range {item!r} runs backwards")
-
-
-def _cron_value(text: str, name: str, lo: int, hi: int, names: list[str]) -> int:
-    value = names.index(text) + (1 if name == "month" else 0) if text in names else None
-    if value is None and text.isdigit():
-        value = int(text)
-    if value is None or not lo <= value <= hi:
-        allowed = f"{lo}-{hi}" + (f" or {names[0]}-{names[-1]}" if names else "")
-        raise ValueError(f"{name} {text!r} is outside {allowed}")
-    return value
-
-
-class AutomationSettings(Params):
-    """When runs start: the nightly schedule and the new-raw-file sensor (read at load time)."""
-
-    cron: str = "0 2 * * *"
-    """The nightly schedule (5-field cron); 02:00, when nobody is using the lists."""
-    timezone: str = "UTC"
-    """IANA time zone the schedule runs in (e.g. ``Europe/Paris``)."""
-    sensor_interval_seconds: int = Field(60, ge=1)
-    """How often the sensor looks for new raw files."""
-    settle_seconds: float = Field(30.0, ge=0)
-    """A new file must be unchanged this long before a run starts (so half-copied files are
-    not read)."""
-
-    @field_validator("cron")
-    @classmethod
-    def _valid_cron(cls, value: str) -> str:
-        check_cron(value)
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError("not an IANA time zone such as 'UTC' or 'Europe/Paris'") from None
-        return value
-
-
-class ExecutionSettings(Params):
-    """How a run's steps execute (read when the code location loads, like ``automation``)."""
-
-    executor: Literal["in_process", "multiprocess", "k8s"] = "in_process"
-    """``in_process`` runs every step in the run's process (least overhead: the right choice on
-    one small machine); ``multiprocess`` runs independent steps (the models, the per-model
-    evaluations, the top-N buckets) in parallel child processes; ``k8s`` runs each step as a
-    Kubernetes job (needs the dagster-k8s package, a cluster and an object-store data root)."""
-    max_concurrent: int = Field(0, ge=0)
-    """``multiprocess``: at most this many steps at once (0: one per CPU)."""
-    buckets: int = Field(1, ge=1, le=256)
-    """The users are split by a stable hash of their id into this many buckets, each ranked in
-    its own step; the combined table is the same for any number of buckets."""
 
 
 class ModelsSettings(Params):
@@ -285,32 +143,6 @@ def _check_grid(grid: Mapping[str, Any], model: Any, path: str) -> None:
             _check_grid(value, fields[key].annotation, f"{path}.{key}")
         elif not isinstance(value, list) or not value:
             raise BadKey(f"{path}.{key}", value, "expected a non-empty list of candidates")
-
-
-class PublishSettings(Params):
-    """The quality gate before the live table changes, and how much history is kept."""
-
-    keep_runs: int = Field(30, ge=1)
-    """Published runs kept under ``published/history/`` (the oldest beyond it are pruned;
-    never the live run): what a rollback can go back to."""
-    max_drop: float = Field(0.2, ge=0, lt=1)
-    """Blocking drift checks against the live run: users, published rows and input ratings may
-    fall at most this share below the live run's (an emptied or truncated input stops here)."""
-    allow_changes: list[Literal["id_types", "users_drop", "rows_drop", "ratings_drop"]] = Field(
-        default_factory=list
-    )
-    """Drift checks this run may break on purpose (an intended change, recorded in the run's
-    settings), e.g. ``[id_types]`` the night ids become strings."""
-
-    min_ndcg: float = Field(0.05, ge=0, le=1)
-    """The hybrid's NDCG@k on the test split must be at least this (far below any working
-    model, far above a broken one)."""
-    max_ndcg_drop: float = Field(0.05, ge=0, le=1)
-    """... and at most this much below the live run's (a regression guard)."""
-    min_lift: float = Field(1.5, ge=1)
-    """... and at least this many times popularity's NDCG@k on the same test split: an
-    absolute floor means little on a dataset never seen, beating the baseline does (ML-100k:
-    the hybrid 0.386 is 2.1x popularity's 0.181)."""
 
 
 class HybridSettings(BlendParams):

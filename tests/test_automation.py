@@ -38,6 +38,7 @@ def test_sensor_skips_fires_once_per_new_file_and_not_again(tmp_path):
     result = _tick(tmp_path, None)
     assert not result.run_requests and result.skip_reason
     raw = tmp_path / "raw"
+    raw.mkdir()
     (raw / "a.csv").write_text("user,item,rating\n1,2,3\n")
     _old(raw / "a.csv")
     seen = _tick(tmp_path, result.cursor)

@@ -6,13 +6,17 @@ import dagster as dg
 import polars as pl
 
 from pipeline.definitions import ASSETS, CHECKS, resources
-from tests.conftest import random_ratings
+from tests.conftest import NO_LIFT, random_ratings
 
 
 def run_graph(uri: str) -> dg.ExecuteInProcessResult:
     with dg.instance_for_test() as instance:
         return dg.materialize(
-            [*ASSETS, *CHECKS], instance=instance, resources=resources(uri), raise_on_error=False
+            [*ASSETS, *CHECKS],
+            instance=instance,
+            resources=resources(uri),
+            run_config={"resources": {"settings": {"config": NO_LIFT}}},
+            raise_on_error=False,
         )
 
 

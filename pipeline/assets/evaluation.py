@@ -5,32 +5,39 @@ import dagster as dg
 import polars as pl
 
 from pipeline.assets.ingest import OWNERS
-from pipeline.assets.models import HYBRID_PARTS, MODELS, fitted_model, make
+from pipeline.assets.models import BASELINES, fitted_model, hybrid_asset, make
 from pipeline.metadata import output
 from pipeline.settings import RecsysSettings
 from recsys_core import Hybrid, Recommender
 from recsys_core.evaluation.grid import best_params, grid_search
 from recsys_core.evaluation.protocol import evaluate
-from recsys_core.settings import TUNED_BY, Settings, hybrid_params
+from recsys_core.settings import TUNED_BY, Settings
 
 GROUP = "evaluation"
 
 TRAIN_MODELS = [
     fitted_model(name, "train_model", "train_ratings", "Fitted on the training split.")
-    for name in MODELS
+    for name in BASELINES
 ]
+HYBRID_TRAIN_MODEL = hybrid_asset(
+    "hybrid_train_model", "train_ratings", "popularity_train_model", "Fitted on the training split."
+)
 
 
 def _metrics(
     settings: Settings, name: str, model: Recommender, train: pl.DataFrame, test: pl.DataFrame
-) -> dg.Output:
-    """The long-format metrics of one fitted model on the test split, headline in metadata."""
-    k = settings.evaluation.k
-    frame = evaluate(model, test, name, k, settings.evaluation.threshold, train=train)
+) -> pl.DataFrame:
+    """The long-format metrics of one fitted model on the test split."""
+    ev = settings.evaluation
+    return evaluate(model, test, name, ev.k, ev.threshold, train=train)
+
+
+def _output(frame: pl.DataFrame, k: int) -> dg.Output:
+    """The metrics table, with each model's headline at k in the metadata."""
     headline = {
-        f"{metric}@{k}" if at else metric: value
-        for metric, at, value in frame.filter(pl.col("segment") == "all")
-        .select("metric", "k", "value")
+        f"{model}/{metric}@{k}" if at else f"{model}/{metric}": value
+        for model, metric, at, value in frame.filter(pl.col("segment") == "all")
+        .select("model", "metric", "k", "value")
         .iter_rows()
         if metric in ("ndcg", "precision", "rmse") and at in (None, k)
     }
@@ -44,7 +51,7 @@ def metrics_asset(name: str) -> dg.AssetsDefinition:
         group_name=GROUP,
         owners=OWNERS,
         kinds={"polars"},
-        code_version="2",
+        code_version="3",
         description=f"The {name} model's metrics on the test split (model, metric, k, segment, "
         "value): RMSE/MAE where it predicts ratings, ranking metrics at k and the curve's k, "
         "coverage and beyond-accuracy measures.",
@@ -55,52 +62,50 @@ def metrics_asset(name: str) -> dg.AssetsDefinition:
         train_ratings: pl.DataFrame,
         test_ratings: pl.DataFrame,
     ) -> dg.Output:
-        return _metrics(settings.effective, name, model, train_ratings, test_ratings)
+        s = settings.effective
+        return _output(_metrics(s, name, model, train_ratings, test_ratings), s.evaluation.k)
 
     return _evaluate
 
 
-MODEL_METRICS = [metrics_asset(name) for name in MODELS]
+MODEL_METRICS = [metrics_asset(name) for name in BASELINES]
 
 
 @dg.asset(
-    ins={f"{name}_train_model": dg.AssetIn() for name in HYBRID_PARTS},
     group_name=GROUP,
     owners=OWNERS,
     kinds={"polars"},
-    code_version="2",
-    description="The hybrid as published (settings from hybrid_tuning), assembled from the "
-    "training-split fits of its parts, scored on the test split.",
+    code_version="3",
+    description="The published hybrid's metrics on the test split (its training-split fit), "
+    "and each component it kept, alone: the same fits, scored on their own.",
 )
 def hybrid_metrics(
     settings: RecsysSettings,
-    hybrid_tuning: dict,
+    hybrid_train_model: Hybrid,
     train_ratings: pl.DataFrame,
     test_ratings: pl.DataFrame,
-    **parts: Recommender,
 ) -> dg.Output:
     s = settings.effective
-    fitted = {name: parts[f"{name}_train_model"] for name in HYBRID_PARTS}
-    hybrid = Hybrid.assemble(fitted, fitted["popularity"], hybrid_tuning, **hybrid_params(s))
-    return _metrics(s, "hybrid", hybrid, train_ratings, test_ratings)
+    models = {"hybrid": hybrid_train_model, **hybrid_train_model.components_}
+    frames = [_metrics(s, n, m, train_ratings, test_ratings) for n, m in models.items()]
+    return _output(pl.concat(frames), s.evaluation.k)
 
 
 @dg.asset(
-    ins={f"{name}_metrics": dg.AssetIn() for name in [*MODELS, "hybrid"]},
+    ins={f"{name}_metrics": dg.AssetIn() for name in [*BASELINES, "hybrid"]},
     group_name=GROUP,
     owners=OWNERS,
     kinds={"polars"},
-    code_version="4",
+    code_version="5",
     description="Every evaluated model's metrics in one table (run_id, model, metric, k, "
     "segment, value); the publish gate (quality_gate) checks it.",
 )
-def evaluation(context: dg.AssetExecutionContext, **metrics: pl.DataFrame) -> dg.Output:
+def evaluation(
+    context: dg.AssetExecutionContext, settings: RecsysSettings, **metrics: pl.DataFrame
+) -> dg.Output:
     frame = pl.concat(list(metrics.values()))
     frame = frame.select(pl.lit(context.run.run_id).alias("run_id"), pl.all())
-    return output(frame)
-
-
-TUNABLE = ("item_knn", "biased_mf")
+    return _output(frame, settings.effective.evaluation.k)
 
 
 @dg.asset(

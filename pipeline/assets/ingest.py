@@ -40,8 +40,14 @@ def raw_files(
             context.log.warning("removed %s, left by an interrupted run", stale)
     with data_root.raw_copies() as files:
         listing = {f.name: {"bytes": f.stat().st_size, "sha256": sha256_file(f)} for f in files}
+    skipped = data_root.skipped_raw()
+    if skipped:
+        context.log.warning(
+            "%d entries of raw/ not read (hidden, .part, folders, links out)", skipped
+        )
     if not listing:
-        raise dg.Failure(f"no rating files in {data_root.uri}/raw")
+        raise dg.Failure(f"no rating files in {data_root.uri}/raw ({skipped} hidden or partial "
+                         "files skipped); nothing was read or published")  # fmt: skip
     return output(listing, file_count=len(listing))
 
 

@@ -13,64 +13,55 @@ import polars as pl
 from upath import UPath
 
 from pipeline.assets.ingest import OWNERS
-from pipeline.assets.models import HYBRID_PARTS
-from pipeline.checks import GATE_MODEL
+from pipeline.checks import GATE_MODEL, require_gates_passed
 from pipeline.io_manager import remove_steps
 from pipeline.lock import DataRootLock
 from pipeline.metadata import column_lineage, content_version, output, table_metadata
 from pipeline.publishing import Published, report_inputs, run_files
 from pipeline.resources import DataRoot
 from pipeline.settings import LOAD_TIME, RecsysSettings
-from recsys_core import Hybrid, Recommender
+from recsys_core import Hybrid
 from recsys_core.data.buckets import bucket_members
 from recsys_core.publish import history
 from recsys_core.publish.drift import table_summary
 from recsys_core.publish.table import COLUMN_DOCS, PUBLISHED_COLUMNS, published_table
 from recsys_core.report.html import build_report, markdown_summary
 from recsys_core.report.tables import headline
-from recsys_core.settings import hybrid_params
 
 GROUP = "publish"
 BUCKETS = LOAD_TIME.execution.buckets
-MODEL_INPUTS = [f"{name}_model" for name in HYBRID_PARTS]
 COLUMNS = {
     "user_id": "The user's own id, as in the raw files.",
     "rank": "1..N, best first.",
     "item_id": "The recommended item's own id; never one the user rated.",
     "score": "The blended per-user z-score (finite, never increasing down a list).",
-    "source": "The component that scored the row (or 'hybrid' for several, 'popularity').",
+    "source": "The component that ranked the item highest, or 'popularity' (fallback).",
     "explanation": "Up to 3 of the user's rated items behind the row (empty for popularity).",
     "run_id": "The Dagster run that produced the table.",
     "generated_at": "When the run built the lists (UTC).",
 }
-MODEL_SCORES = [(name, "score") for name in MODEL_INPUTS]
+MODEL_SCORES = [("hybrid_model", "score")]
 LINEAGE = {
     "user_id": [("ratings", "user_id")],
     "item_id": [("ratings", "item_id")],
     "score": MODEL_SCORES,
     "rank": MODEL_SCORES,
     "source": MODEL_SCORES,
-    "explanation": [("ratings", "item_id"), ("item_knn_model", "score")],
+    "explanation": [("ratings", "item_id"), ("hybrid_model", "score")],
 }
 
 
 def _bucket_op(bucket: int) -> dg.OpDefinition:
     @dg.op(
         name=f"rank_bucket_{bucket}",
-        ins={name: dg.In() for name in ["hybrid_tuning", *MODEL_INPUTS]}
-        | {"evaluation": dg.In(dg.Nothing)},
+        ins={"hybrid_model": dg.In(), "evaluation": dg.In(dg.Nothing)},
         description=f"Top-N lists of the users in bucket {bucket} of {BUCKETS} (crc32 of the "
-        "user id), from the production models and the chosen blend settings.",
+        "user id), from the published hybrid.",
     )
     def _rank(
-        context: dg.OpExecutionContext,
-        settings: RecsysSettings,
-        hybrid_tuning: dict,
-        **models: Recommender,
+        context: dg.OpExecutionContext, settings: RecsysSettings, hybrid_model: Hybrid
     ) -> pl.DataFrame:
-        s = settings.effective
-        fitted = {name: models[f"{name}_model"] for name in HYBRID_PARTS}
-        hybrid = Hybrid.assemble(fitted, fitted["popularity"], hybrid_tuning, **hybrid_params(s))
+        s, hybrid = settings.effective, hybrid_model
         users = bucket_members(hybrid.data.users.ids, bucket, BUCKETS)
         context.log.info("bucket %d of %d: %d users", bucket, BUCKETS, users.len())
         return hybrid.recommend_explained(n=s.topn.n, users=users, block_size=s.topn.block_size)
@@ -101,19 +92,18 @@ def stage_recommendations(
 
 @dg.graph_asset(
     name="recommendations",
-    ins={"hybrid_tuning": dg.AssetIn(), "evaluation": dg.AssetIn(dagster_type=dg.Nothing)}
-    | {name: dg.AssetIn() for name in MODEL_INPUTS},
+    ins={"hybrid_model": dg.AssetIn(), "evaluation": dg.AssetIn(dagster_type=dg.Nothing)},
     group_name=GROUP,
     owners=OWNERS,
     kinds={"polars", "parquet"},
     metadata={"columns": COLUMNS},
-    description="This run's per-user top-N lists: the hybrid of the production models with "
-    "popularity backfill, ranked in execution.buckets user buckets (parallel steps under the "
+    description="This run's per-user top-N lists from the published hybrid (popularity "
+    "backfill), ranked in execution.buckets user buckets (parallel steps under the "
     "multiprocess or k8s executor), staged for the blocking checks before publishing.",
 )
-def recommendations(hybrid_tuning, evaluation, **models):
+def recommendations(hybrid_model, evaluation):
     ranked = {
-        f"bucket_{b}": op(hybrid_tuning=hybrid_tuning, evaluation=evaluation, **models)
+        f"bucket_{b}": op(hybrid_model=hybrid_model, evaluation=evaluation)
         for b, op in enumerate(BUCKET_OPS)
     }
     return stage_recommendations(**ranked)
@@ -203,6 +193,7 @@ def published_recommendations(
     report: str,
     run_record: dict,
 ) -> dg.MaterializeResult:
+    require_gates_passed(context)
     run_id = context.run.run_id
     with run_files(recommendations, evaluation, report, run_record) as files:
         Published(data_root).publish(run_id, files, settings.effective.publish.keep_runs)

@@ -32,21 +32,31 @@ def generate_ratings(
     n_new_users: int = 0,
     n_new_items: int = 0,
     span_days: int = 365,
+    taste_selection: float = 0.0,
 ) -> pl.DataFrame:
     """``user_id, item_id, rating, timestamp`` with distinct pairs, ids 1..n (Int64).
 
     ``n_ratings`` pairs are drawn among the first ``n_users`` x ``n_items``; then
     ``n_new_users`` users (ids after them) get 1-3 ratings each and ``n_new_items`` items
     (ids after them) get 1-3 ratings each, all in the last day of the time span.
+    ``taste_selection`` (``beta``): 0 draws which pairs are rated from activity and popularity
+    alone; above 0 a drawn pair is kept with probability ``sigmoid(beta * z_ui)``, ``z_ui`` the
+    standardised affinity ``sqrt(f) p_u . q_i``, so people mostly rate what suits them (as in
+    real data, where a personal model beats popularity).
     """
     require(n_users > 0 and n_items > 0, "n_users/n_items", (n_users, n_items), "> 0")
     require(0 < n_ratings <= n_users * n_items // 2, "n_ratings", n_ratings, "<= half the matrix")
     rng = np.random.default_rng(seed)
     popularity = rng.permutation((np.arange(n_items) + 1.0) ** -zipf)
     activity = rng.lognormal(0.0, 1.0, n_users)
-    u, i = _sample_pairs(rng, activity, popularity, n_ratings)
-    taste = rng.normal(0, 1 / np.sqrt(n_factors), (n_users + n_new_users, n_factors))
-    traits = rng.normal(0, 1 / np.sqrt(n_factors), (n_items + n_new_items, n_factors))
+    if taste_selection > 0:
+        taste = rng.normal(0, 1 / np.sqrt(n_factors), (n_users + n_new_users, n_factors))
+        traits = rng.normal(0, 1 / np.sqrt(n_factors), (n_items + n_new_items, n_factors))
+        u, i = _taste_pairs(rng, activity, popularity, n_ratings, taste, traits, taste_selection)
+    else:
+        u, i = _sample_pairs(rng, activity, popularity, n_ratings)
+        taste = rng.normal(0, 1 / np.sqrt(n_factors), (n_users + n_new_users, n_factors))
+        traits = rng.normal(0, 1 / np.sqrt(n_factors), (n_items + n_new_items, n_factors))
     rank = np.argsort(np.argsort(-popularity)) / n_items
     b_item = np.concatenate(
         [0.5 - rank + rng.normal(0, 0.3, n_items), rng.normal(0, 0.3, n_new_items)]
@@ -82,6 +92,34 @@ def _sample_pairs(
         keys = merged[np.sort(first)]
     keys = keys[:n]
     return keys // n_items, keys % n_items
+
+
+def _taste_pairs(
+    rng: np.random.Generator,
+    activity: np.ndarray,
+    popularity: np.ndarray,
+    n: int,
+    taste: np.ndarray,
+    traits: np.ndarray,
+    beta: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` distinct pairs drawn as :func:`_sample_pairs` draws them, each kept with
+    probability ``sigmoid(beta * z)`` (``z``: the pair's standardised affinity)."""
+    scale = np.sqrt(taste.shape[1])
+    keep_u, keep_i = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    want = n
+    while want > 0:
+        u, i = _sample_pairs(rng, activity, popularity, min(3 * want + 1000, len(activity) *
+                             len(popularity) // 2))  # fmt: skip
+        z = np.einsum("nf,nf->n", taste[u], traits[i]) * scale
+        kept = rng.random(len(u)) < 1.0 / (1.0 + np.exp(-beta * z))
+        keys = np.concatenate([keep_u * len(popularity) + keep_i,
+                               u[kept] * len(popularity) + i[kept]])  # fmt: skip
+        _, first = np.unique(keys, return_index=True)
+        keys = keys[np.sort(first)][:n]
+        keep_u, keep_i = keys // len(popularity), keys % len(popularity)
+        want = n - len(keys)
+    return keep_u, keep_i
 
 
 def _cold_start(
@@ -129,5 +167,8 @@ def _ratings(
 
 
 def demo_ratings(seed: int = 7) -> pl.DataFrame:
-    """The built-in demo set: 600 users x 400 items, ~30k ratings, plus 6 new users and items."""
-    return generate_ratings(600, 400, 30_000, seed=seed, n_new_users=6, n_new_items=6)
+    """The built-in demo set: 600 users x 400 items, ~30k ratings, plus 6 new users and items;
+    people mostly rate what suits them (``taste_selection=3``), as in real data."""
+    return generate_ratings(
+        600, 400, 30_000, seed=seed, n_new_users=6, n_new_items=6, taste_selection=3.0
+    )

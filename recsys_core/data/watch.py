@@ -63,15 +63,20 @@ def display_name(name: str) -> str:
 
 
 def watched_files(folder: str | os.PathLike) -> tuple[list[Path], list[str]]:
-    """Regular files in ``folder`` by name, and the names skipped (hidden or ``.part``)."""
+    """Regular files in ``folder`` by name, and the names skipped: hidden or ``.part`` files,
+    folders, and symbolic links that lead outside ``folder`` (a link must not make the run read
+    a file its data root does not hold)."""
     root = Path(folder)
     if not root.is_dir():
         return [], []
+    inside = root.resolve()
     files, skipped = [], []
     for path in sorted(root.iterdir()):
-        if path.name.startswith(".") or path.name.endswith(PART_SUFFIX):
+        hidden = path.name.startswith(".") or path.name.endswith(PART_SUFFIX)
+        escapes = path.is_symlink() and not path.resolve().is_relative_to(inside)
+        if hidden or escapes or not path.is_file():
             skipped.append(display_name(path.name))
-        elif path.is_file():
+        else:
             files.append(path)
     return files, skipped
 

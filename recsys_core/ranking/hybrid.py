@@ -22,28 +22,32 @@ increase down a list.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Mapping
 from typing import Any, Self
 
 import numpy as np
 import polars as pl
-from pydantic import Field, field_validator, model_validator
 
 from recsys_core.data.ids import RatingData
 from recsys_core.evaluation.metrics import THRESHOLD, K
-from recsys_core.evaluation.select import DEFAULT_GRIDS, select
 from recsys_core.models.base import Recommender
 from recsys_core.models.components import components_state, restore_components
 from recsys_core.models.ease import EASE
-from recsys_core.models.registry import build, check_spec, registered
-from recsys_core.params import BadKey, as_dict, build_params, require
+from recsys_core.models.registry import build
+from recsys_core.params import as_dict, build_params, require
 from recsys_core.ranking.blend import blend_into, zscore_rows, zscore_scored
 from recsys_core.ranking.candidates import seen_mask
+from recsys_core.ranking.choice import (
+    HybridParams,
+    choose_settings,
+    component_spec,
+    configured,
+    fit_kept,
+    kept,
+)
 from recsys_core.ranking.params import BlendParams
 from recsys_core.ranking.ranker import FALLBACK, BlockLists, rank_block
 from recsys_core.ranking.topn import SCORE_BUDGET, TopN, auto_block_size, user_blocks
-from recsys_core.ranking.tuning import tune, validation_split
 
 __all__ = [
     "BlendParams",
@@ -57,197 +61,14 @@ __all__ = [
     "kept",
 ]
 
-HYBRID_BUDGET = SCORE_BUDGET // 2
-"""Scores per block of the hybrid, which holds about six block-sized arrays at once (scores,
-z-scores, blend sums, masks); measured in ``docs/benchmarks.md``, "ranking/hybrid"."""
-
-DEFAULT_COMPONENTS = {
-    "ease": {"model": "EASE", "params": {}},
-    "ials": {"model": "IALS", "params": {}},
-}
-"""EASE and iALS: on ML-100k's held-out protocol 0.380 / 0.375 NDCG@10 tuned, 0.386 blended
-50/50, against 0.366 for the item-KNN + PureSVD + popularity blend they replace."""
-
 Exclude = Callable[[np.ndarray], np.ndarray | None]
 """A business-rule hook: user indices (length b) -> a (b x n_items) bool mask of items that
 must never be recommended to them (None: nothing excluded). The ranker treats them exactly like
 items the user rated."""
 
-
-class HybridParams(BlendParams):
-    """Hyperparameters of :class:`Hybrid`: its models, and how they are blended."""
-
-    components: dict[str, dict[str, Any]] = Field(
-        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_COMPONENTS.items()}, min_length=1
-    )
-    """Name -> ``{"model": class name, "params": {...}}``; each model must rank. A name set to
-    None is dropped. The candidates: tuning keeps those that help."""
-    fallback: dict[str, Any] = Field(default_factory=lambda: {"model": "Popularity"})
-    """The model that fills what the components cannot score and serves cold users."""
-    grids: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    """Component name -> the grid :func:`~recsys_core.evaluation.select.select` searches
-    (``{}``: fit as configured); a component not named here uses its class's
-    :data:`~recsys_core.evaluation.select.DEFAULT_GRIDS` entry, or none."""
-
-    @field_validator("components", mode="before")
-    @classmethod
-    def _drop_none(cls, components: Any) -> Any:
-        """A component set to None (null in YAML) is removed: how a settings layer drops one."""
-        if isinstance(components, dict):
-            return {k: v for k, v in components.items() if v is not None}
-        return components
-
-    @field_validator("components")
-    @classmethod
-    def _known_models(cls, components: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        for name, spec in components.items():
-            check_spec(spec, f"{name}.")
-        return components
-
-    @field_validator("fallback")
-    @classmethod
-    def _known_fallback(cls, spec: dict[str, Any]) -> dict[str, Any]:
-        check_spec(spec, "")
-        return spec
-
-    @model_validator(mode="after")
-    def _names_are_components(self) -> HybridParams:
-        for key, mapping in (("weights", self.weights), ("grids", self.grids)):
-            for name, value in mapping.items():
-                if name not in self.components:
-                    raise BadKey(f"{key}.{name}", value, "not a component", list(self.components))
-        if not any(self.weights.get(c, 1.0) > 0 for c in self.components):
-            raise BadKey("weights", self.weights, "at least one component needs a weight > 0")
-        return self
-
-
-def component_params(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """Every hyperparameter of a component spec, defaults filled in (JSON-ready)."""
-    model = registered(spec["model"])
-    return as_dict(build_params(model.Params, spec.get("params", {}), model.__name__))
-
-
-def configured(params: HybridParams) -> dict[str, Any]:
-    """The configured setting ``{"components", "weights", "cold_user_ratings",
-    "cold_item_slots"}`` (weights missing from ``params.weights`` are 1; ``components`` holds the
-    full parameters of those with a weight > 0): what ``tune=False`` uses."""
-    weights = {c: float(params.weights.get(c, 1.0)) for c in sorted(params.components)}
-    return {
-        "components": {
-            c: component_params(params.components[c]) for c, w in weights.items() if w > 0
-        },
-        "weights": weights,
-        "cold_user_ratings": params.cold_user_ratings,
-        "cold_item_slots": params.cold_item_slots,
-    }
-
-
-def kept(chosen: Mapping[str, Any]) -> list[str]:
-    """The components a setting uses: those with a weight > 0, in name order."""
-    return sorted(name for name, w in chosen["weights"].items() if w > 0)
-
-
-def component_spec(params: HybridParams, chosen: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """Component ``name``'s spec with the chosen parameters (the configured ones if none)."""
-    spec = params.components[name]
-    given = chosen.get("components", {})
-    return {"model": spec["model"], "params": given.get(name, spec.get("params", {}))}
-
-
-def fit_kept(
-    params: HybridParams, chosen: Mapping[str, Any], ratings: pl.DataFrame
-) -> dict[str, Recommender]:
-    """The kept components of ``chosen`` fitted on ``ratings`` with the chosen parameters: what
-    :meth:`Hybrid.assemble` takes (with the fallback fitted on the same ratings)."""
-    return {name: build(component_spec(params, chosen, name)).fit(ratings) for name in kept(chosen)}
-
-
-def choose_settings(
-    params: HybridParams,
-    ratings: pl.DataFrame,
-    *,
-    k: int,
-    threshold: float,
-    budget_seconds: float | None = None,
-    warm_start: Mapping[str, Any] | None = None,
-    clock: Callable[[], float] = time.perf_counter,
-) -> tuple[dict[str, Any], pl.DataFrame]:
-    """The night's setting and its trials, chosen on ``ratings`` (the TRAINING ratings) only.
-
-    ``ratings`` are split by :func:`validation_split`. Each component (name order) gets its key
-    hyperparameters from :func:`~recsys_core.evaluation.select.select` on that split by
-    NDCG@``k`` (relevant = rating >= ``threshold``: the evaluation settings), warm-started from
-    ``warm_start["components"][name]`` (last night's ``chosen``) and given an even share of
-    what is left of ``budget_seconds`` (default ``params.budget_seconds``); the selected model
-    stays fitted. Then :func:`~recsys_core.ranking.tuning.tune` chooses the kept components,
-    their weights and the cold-start settings (starting from last night's).
-
-    Returns ``chosen`` (JSON-ready: ``{"components": {name: full parameters of each kept
-    component}, "weights": {name: weight, 0 = left out}, "cold_user_ratings",
-    "cold_item_slots"}``) and one trials table: the selection's rows (``component``,
-    ``params``, ``stage`` grid/edge, ``ndcg``, ``precision``, ``seconds``) then the blend
-    search's (``stage``, ``w_<name>``, cold-start settings, ``ndcg``).
-    """
-    p, warm = params, dict(warm_start or {})
-    budget = p.budget_seconds if budget_seconds is None else budget_seconds
-    require(budget > 0, "budget_seconds", budget, "> 0")
-    start = clock()
-    split = validation_split(ratings, p.validation_fraction, p.random_state)
-    names = sorted(p.components)
-    fitted: dict[str, Recommender] = {}
-    tables = []
-    for pos, name in enumerate(names):
-        spec = p.components[name]
-        model = registered(spec["model"])
-        grid = p.grids.get(name, DEFAULT_GRIDS.get(model.__name__, {}))
-        if not grid:
-            fitted[name] = build(spec).fit(split.train)
-            continue
-        share = max(budget - (clock() - start), 1e-9) / (len(names) - pos)
-        last = warm.get("components", {}).get(name)
-        chosen = select(
-            model,
-            spec.get("params", {}),
-            grid,
-            split.train,
-            split.test,
-            k=k,
-            threshold=threshold,
-            budget_seconds=share,
-            warm_start=_grid_values(last, grid) if last else None,
-            clock=clock,
-        )
-        fitted[name] = chosen.model
-        tables.append(chosen.trials.with_columns(pl.lit(name).alias("component")))
-    fallback = build(p.fallback).fit(split.train)
-    first = {
-        key: warm.get(key, getattr(p, key)) for key in ("cold_user_ratings", "cold_item_slots")
-    }
-    best, table = tune(
-        fitted,
-        fallback,
-        fallback.data,
-        split.test,
-        first,
-        k=k,
-        threshold=threshold,
-        cold_item_ratings=p.cold_item_ratings,
-        tune_users=p.tune_users,
-        random_state=p.random_state,
-    )
-    best["components"] = {name: as_dict(fitted[name].params) for name in kept(best)}
-    trials = pl.concat([*tables, table], how="diagonal_relaxed")
-    return {"components": best.pop("components"), **best}, trials
-
-
-def _grid_values(params: Mapping[str, Any], grid: Mapping[str, Any]) -> dict[str, Any]:
-    """The values of ``params`` at the grid's keys (nested like the grid): a warm start."""
-    out = {}
-    for key, value in grid.items():
-        if key in params:
-            is_nested = isinstance(value, Mapping) and isinstance(params[key], Mapping)
-            out[key] = _grid_values(params[key], value) if is_nested else params[key]
-    return out
+HYBRID_BUDGET = SCORE_BUDGET // 2
+"""Scores per block of the hybrid, which holds about six block-sized arrays at once (scores,
+z-scores, blend sums, masks); measured in ``docs/benchmarks.md``, "ranking/hybrid"."""
 
 
 class Hybrid(Recommender):
