@@ -20,8 +20,9 @@ TRAIN_MODELS = [
     for name in BASELINES
 ]
 HYBRID_TRAIN_MODEL = hybrid_asset(
-    "hybrid_train_model", "train_ratings", "popularity_train_model", "Fitted on the training split."
-)
+    "hybrid_train_model", "train_ratings", "popularity_train_model", "hybrid_train_tuning",
+    "Fitted on the training split.",
+)  # fmt: skip
 
 
 def _metrics(

@@ -53,29 +53,51 @@ def fitted_model(name: str, suffix: str, ratings_asset: str, text: str) -> dg.As
 POPULARITY = fitted_model("popularity", "model", "ratings", "Fitted on all validated ratings.")
 
 
-@dg.asset(
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds={"polars"},
-    code_version="4",
-    description="The night's choice, on a validation split carved from the training split "
-    "(never the test split): each candidate component's key hyperparameters (a small grid, "
-    "warm-started from last night's choice, within hybrid.budget_seconds), then the blend "
-    "weights and cold-start settings; a component is kept only if it helps on validation.",
-)
-def hybrid_tuning(
-    context: dg.AssetExecutionContext, settings: RecsysSettings, train_ratings: pl.DataFrame
-) -> dg.Output:
-    s = settings.effective
-    params = HybridParams(**hybrid_params(s))
-    if not params.tune:
-        return output(configured(params), tuned=False)
-    chosen, trials = choose_settings(params, train_ratings, k=s.evaluation.k,
-                                     threshold=s.evaluation.threshold,
-                                     warm_start=last_choice(context))  # fmt: skip
-    blend = trials.filter(pl.col("component").is_null())
-    return output(chosen, chosen=chosen, trials=trials.height,
-                  validation_ndcg=float(blend["ndcg"].max()))  # fmt: skip
+def tuning_asset(name: str, ratings_asset: str, warm: str | None, text: str) -> dg.AssetsDefinition:
+    """The night's choice, made on a validation split carved from ``ratings_asset``."""
+
+    @dg.asset(
+        name=name,
+        ins={"ratings": dg.AssetIn(ratings_asset)} | ({warm: dg.AssetIn(warm)} if warm else {}),
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds={"polars"},
+        code_version="5",
+        description="The night's choice, on a validation split carved from "
+        f"{ratings_asset} (never a test split): each candidate component's key hyperparameters "
+        "(a small grid, warm-started, within hybrid.budget_seconds), then the blend weights and "
+        f"cold-start settings; a component is kept only if it helps on validation. {text}",
+    )
+    def _choose(
+        context: dg.AssetExecutionContext,
+        settings: RecsysSettings,
+        ratings: pl.DataFrame,
+        **earlier: dict,
+    ) -> dg.Output:
+        s = settings.effective
+        params = HybridParams(**hybrid_params(s))
+        if not params.tune:
+            return output(configured(params), tuned=False)
+        start = next(iter(earlier.values()), None) or last_choice(context)
+        ev = s.evaluation
+        chosen, trials = choose_settings(
+            params, ratings, k=ev.k, threshold=ev.threshold, warm_start=start
+        )
+        blend = trials.filter(pl.col("component").is_null())
+        return output(chosen, chosen=chosen, trials=trials.height,
+                      validation_ndcg=float(blend["ndcg"].max()))  # fmt: skip
+
+    return _choose
+
+
+HYBRID_TRAIN_TUNING = tuning_asset(
+    "hybrid_train_tuning", "train_ratings", None,
+    "For the evaluated hybrid (training split); warm-started from last night's choice.",
+)  # fmt: skip
+HYBRID_TUNING = tuning_asset(
+    "hybrid_tuning", "ratings", "hybrid_train_tuning",
+    "For the published hybrid (all ratings); warm-started from tonight's training-split choice.",
+)  # fmt: skip
 
 
 def last_choice(context: dg.AssetExecutionContext) -> dict | None:
@@ -85,32 +107,37 @@ def last_choice(context: dg.AssetExecutionContext) -> dict | None:
     return None if chosen is None else chosen.value
 
 
-def hybrid_asset(name: str, ratings_asset: str, fallback: str, text: str) -> dg.AssetsDefinition:
-    """The hybrid with the night's choice, fitted on ``ratings_asset``."""
+def hybrid_asset(
+    name: str, ratings_asset: str, fallback: str, tuning: str, text: str
+) -> dg.AssetsDefinition:
+    """The hybrid with the choice of ``tuning``, fitted on ``ratings_asset``."""
 
     @dg.asset(
         name=name,
-        ins={"ratings": dg.AssetIn(ratings_asset), "fallback": dg.AssetIn(fallback)},
+        ins={
+            "ratings": dg.AssetIn(ratings_asset),
+            "fallback": dg.AssetIn(fallback),
+            "chosen": dg.AssetIn(tuning),
+        },
         group_name=GROUP,
         owners=OWNERS,
         kinds={"numpy"},
         code_version="1",
-        description="The published model: the components hybrid_tuning kept, fitted with the "
-        f"parameters it chose, blended with its weights, popularity as the fallback. {text}",
+        description=f"The hybrid: the components {tuning} kept, fitted with the parameters it "
+        f"chose, blended with its weights, popularity as the fallback. {text}",
     )
     def _fit(
-        settings: RecsysSettings, hybrid_tuning: dict, ratings: pl.DataFrame, fallback: Recommender
+        settings: RecsysSettings, chosen: dict, ratings: pl.DataFrame, fallback: Recommender
     ) -> dg.Output:
-        params = HybridParams(**hybrid_params(settings.effective))
-        fitted = fit_kept(params, hybrid_tuning, ratings)
-        hybrid = Hybrid.assemble(
-            fitted, fallback, hybrid_tuning, **hybrid_params(settings.effective)
-        )
-        return output(hybrid, components=sorted(fitted), weights=hybrid_tuning["weights"])
+        spec = hybrid_params(settings.effective)
+        fitted = fit_kept(HybridParams(**spec), chosen, ratings)
+        hybrid = Hybrid.assemble(fitted, fallback, chosen, **spec)
+        return output(hybrid, components=sorted(fitted), weights=chosen["weights"])
 
     return _fit
 
 
 HYBRID_MODEL = hybrid_asset(
-    "hybrid_model", "ratings", "popularity_model", "Fitted on all validated ratings."
-)
+    "hybrid_model", "ratings", "popularity_model", "hybrid_tuning",
+    "Fitted on all validated ratings.",
+)  # fmt: skip
