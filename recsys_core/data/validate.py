@@ -3,9 +3,14 @@
 Rules, in order:
 
 1. Rows breaking a row rule (:mod:`recsys_core.data.rules`) go to quarantine with their reason.
-2. Ids: if every user id (resp. item id) across all files is a plain integer (no sign, no
+2. Ids are first normalised per file format, so that one id written two ways is one id:
+   in text files a field wholly in double quotes loses them (``"u1"`` is ``u1``, as R's
+   ``write.csv`` writes it; ``""`` inside is one ``"``; a lone quote is part of the id), and
+   surrounding spaces go; in Parquet an id column of floats writes an integral value as the
+   integer (``1.0`` is ``1``; ``1.5`` stays ``1.5``), other types as their text. Then ids are
+   typed over all files: if every user id (resp. item id) is a plain integer (no sign, no
    leading zero, at most 18 digits), the column becomes Int64; otherwise it stays a String, so
-   ids like ``007`` or ``u42`` are kept exactly as written.
+   ids like ``007`` or ``u42`` are kept exactly as written (``1.0`` in a *text* file is text).
 3. Duplicated ``(user, item)`` pairs: the rating with the latest timestamp wins (a rating
    without a timestamp loses to one with); ties, or both missing, go to the later position
    (later file in the order given, then later line). Each
@@ -29,14 +34,13 @@ from dataclasses import dataclass
 import polars as pl
 
 from recsys_core.data.readers import Reader, read_ratings
-from recsys_core.data.rules import QUARANTINE_SCHEMA, ParsedFile
+from recsys_core.data.rules import INT_ID, QUARANTINE_SCHEMA, ParsedFile, unify_ids
 from recsys_core.errors import DataError
 from recsys_core.params import require
 
 log = logging.getLogger(__name__)
 
 RATINGS_SCHEMA_COLUMNS = ("user_id", "item_id", "rating", "timestamp")
-INT_ID = r"^(0|[1-9][0-9]{0,17})$"
 DUPLICATE_REASON = "duplicate (user, item): superseded by "
 
 
@@ -64,9 +68,10 @@ def validate(parsed: Sequence[ParsedFile], max_bad_fraction: float = 0.05) -> Va
     good = (
         pl.concat(
             [
-                p.good.with_columns(pl.lit(k, pl.Int32).alias("_file_no"))
-                for k, p in enumerate(parsed)
-            ]
+                g.with_columns(pl.lit(k, pl.Int32).alias("_file_no"))
+                for k, g in enumerate(unify_ids([p.good for p in parsed]))
+            ],
+            rechunk=False,
         )
         if parsed
         else None
@@ -104,7 +109,7 @@ def _empty_quarantine() -> pl.DataFrame:
 
 def _typed_id(column: str, good: pl.DataFrame) -> pl.Expr:
     ids = good.get_column(column)
-    if ids.len() and ids.str.contains(INT_ID).all():
+    if ids.dtype == pl.String and ids.len() and ids.str.contains(INT_ID).all():
         return pl.col(column).cast(pl.Int64)
     return pl.col(column)
 
