@@ -31,6 +31,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from recsys_core.data.readers import Reader, read_ratings
@@ -59,12 +60,19 @@ def ingest(
     max_bad_fraction: float = 0.05,
 ) -> Validated:
     """Read every file in ``paths`` (in that order) and :func:`validate` them together."""
-    return validate([read_ratings(p, reader) for p in paths], max_bad_fraction)
+    require(0 <= max_bad_fraction <= 1, "max_bad_fraction", max_bad_fraction, "in [0, 1]")
+    return _validate([read_ratings(p, reader) for p in paths], max_bad_fraction)
 
 
 def validate(parsed: Sequence[ParsedFile], max_bad_fraction: float = 0.05) -> Validated:
     """Combine parsed files (in the given order) into validated ratings; see module rules."""
     require(0 <= max_bad_fraction <= 1, "max_bad_fraction", max_bad_fraction, "in [0, 1]")
+    return _validate(list(parsed), max_bad_fraction)
+
+
+def _validate(parsed: list[ParsedFile], max_bad_fraction: float) -> Validated:
+    """:func:`validate`, emptying ``parsed`` once its rows are combined (so that, from
+    :func:`ingest`, the parsed files are freed while the ratings are sorted)."""
     good = (
         pl.concat(
             [
@@ -87,11 +95,13 @@ def validate(parsed: Sequence[ParsedFile], max_bad_fraction: float = 0.05) -> Va
     for p in parsed:
         if p.n_rows == 0:
             log.warning("%s has no data rows (empty, blank or header only)", p.file)
+    files = [p.file for p in parsed]
+    parsed.clear()
     _check_bad_fraction(bad, n_rows, max_bad_fraction)
     if good is None or good.height == 0:
-        names = ", ".join(p.file for p in parsed[:5]) + (", ..." if len(parsed) > 5 else "")
+        names = ", ".join(files[:5]) + (", ..." if len(files) > 5 else "")
         raise DataError(
-            f"no usable ratings in {len(parsed)} file(s) ({n_rows} data rows, "
+            f"no usable ratings in {len(files)} file(s) ({n_rows} data rows, "
             f"{bad.height} bad): {names or 'no files given'}"
         )
     good = good.with_columns(_typed_id("user_id", good), _typed_id("item_id", good))
@@ -133,14 +143,24 @@ def _check_bad_fraction(bad: pl.DataFrame, n_rows: int, limit: float) -> None:
 
 
 def _resolve_duplicates(good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(one row per pair, the superseded rows); only the pairs that occur more than once are
-    ranked (on 25M ratings this keeps the sort and window work off the unique majority)."""
-    repeated = good.select(pl.struct("user_id", "item_id").is_duplicated()).to_series()
-    single = good.filter(~repeated)
-    order = ["timestamp", "_file_no", "line"]
+    """(one row per pair, sorted by pair; the superseded rows). Empties ``good``.
+
+    The rows are ordered by one integer key per pair; only the pairs that occur more than once
+    are ranked (on 25M ratings this keeps the ranking off the unique majority), and the sorted
+    columns are built one at a time while ``good``'s are dropped, so the peak holds about one
+    copy of the ratings (not the several that a frame-wide sort and filter make).
+    """
+    key = _pair_key(good)
+    order = key.arg_sort()
+    key = key.gather(order)
+    same = key == key.shift(1)
+    repeated = (same | same.shift(-1)).fill_null(False)
+    del key, same
+    at = repeated.arg_true()  # positions, in pair order, of the rows of repeated pairs
     ranked = (
-        good.filter(repeated)
-        .sort(order, nulls_last=False)
+        good[order.gather(at)]
+        .with_columns(at.alias("_at"))
+        .sort(["timestamp", "_file_no", "line"], nulls_last=False)
         .with_columns(
             (
                 pl.int_range(pl.len()).over("user_id", "item_id")
@@ -151,11 +171,17 @@ def _resolve_duplicates(good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]
             .alias("_winner"),
         )
     )
-    winners = ranked.filter(pl.col("_wins")).select(RATINGS_SCHEMA_COLUMNS)
-    ratings = pl.concat([single.select(RATINGS_SCHEMA_COLUMNS), winners]).sort(
-        ["user_id", "item_id"]
-    )
-    superseded = ranked.filter(~pl.col("_wins")).select(
+    losers = ranked.filter(~pl.col("_wins"))
+    keep = None
+    if losers.height:
+        keep = pl.Series(np.ones(len(order), dtype=bool))
+        keep[losers.get_column("_at")] = False
+    columns = []
+    for name in RATINGS_SCHEMA_COLUMNS:  # one column at a time: gather, filter, drop
+        column = good.drop_in_place(name).gather(order)
+        columns.append(column if keep is None else column.filter(keep))
+    good.clear()
+    superseded = losers.select(
         "file",
         "line",
         (pl.lit(DUPLICATE_REASON) + pl.col("_winner")).alias("reason"),
@@ -163,4 +189,18 @@ def _resolve_duplicates(good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]
             "{},{},{},{}", "user_id", "item_id", "rating", pl.col("timestamp").fill_null("")
         ).alias("raw"),
     )
-    return ratings, superseded.cast(QUARANTINE_SCHEMA)
+    return pl.DataFrame(columns), superseded.cast(QUARANTINE_SCHEMA)
+
+
+def _pair_key(good: pl.DataFrame) -> pl.Series:
+    """An Int64 per row, equal for equal ``(user_id, item_id)`` and ordered as the pairs are:
+    ``user * (max item + 1) + item`` for non-negative integer ids when that fits, else the same
+    with each id's dense rank (which orders text ids as a sort does)."""
+    user, item = good.get_column("user_id"), good.get_column("item_id")
+    if user.dtype == pl.Int64 and item.dtype == pl.Int64 and min(user.min(), item.min()) >= 0:
+        width = int(item.max()) + 1
+        if (int(user.max()) + 1) * width < 2**63:
+            return user * width + item
+    user = user.rank("dense").cast(pl.Int64) - 1
+    item = item.rank("dense").cast(pl.Int64) - 1
+    return user * (int(item.max()) + 1) + item
