@@ -38,6 +38,7 @@ def write_csv(path: Path, n_ratings: int) -> None:
 
 
 def child(path: Path) -> dict:
+    import recsys_core
     from recsys_core.data.validate import ingest
 
     base = rss_mb()
@@ -50,6 +51,7 @@ def child(path: Path) -> dict:
         "base_mib": base,
         "ratings": out.ratings.height,
         "output_mib": out.ratings.estimated_size() / 2**20,
+        "code_path": str(Path(recsys_core.__file__).parent),
     }
 
 
@@ -67,10 +69,10 @@ def export(ref: str, into: Path) -> Path:
 
 
 def run(path: Path, code: Path) -> dict:
-    cmd = [sys.executable, "-m", "benchmarks.bench_ingest", "--child", str(path)]
+    cmd = [sys.executable, "-m", "benchmarks.bench_ingest", "--child", str(path.resolve())]
     env = {**os.environ, "PYTHONPATH": f"{code}{os.pathsep}{ROOT}"}
-    before = load()
-    done = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT, env=env)
+    before = load()  # cwd=code: `python -m` puts the working directory first on sys.path
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=code, env=env)
     return {**json.loads(done.stdout.strip().splitlines()[-1]), "load": before}
 
 
