@@ -12,7 +12,8 @@ Each size gets a fresh data root whose ``raw/`` the benchmark fills itself (ML-1
 invents no data), and a fresh ``DAGSTER_HOME``. A child process per size runs the nightly job as
 the operator does, ``python -m pipeline run`` (its configured executor), then ``implicit``'s
 ``AlternatingLeastSquares`` (its defaults: 100 factors, 15 iterations) fit on the same validated
-ratings (rating as confidence) and a top-10 for every user, seen items filtered. Both run with
+ratings (rating as confidence) and a top-10 for every user, seen items filtered (``--code DIR``
+runs the night from another folder's ``pipeline/`` and ``recsys_core/``). Both run with
 the same thread settings (``--threads``: ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` and
 implicit's ``num_threads``; default 1, as the Makefile). A sampler thread in the child records
 the resident memory of its process tree every 200 ms; a step's peak is the highest sample
@@ -133,11 +134,13 @@ def child(size: str, root: Path, threads: int) -> dict:
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     env = {**os.environ, "DAGSTER_HOME": str(home), "RECSYS_DATA_DIR": str(root)}
+    code = Path(os.environ.get("RECSYS_BENCH_CODE") or ROOT)
     sampler = Sampler()
     sampler.thread.start()
     start = time.time()
-    done = subprocess.run([sys.executable, "-m", "pipeline", "run"], cwd=ROOT, env=env,
-                          stdout=sys.stderr, check=False)  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "pipeline", "run"], cwd=code,
+                          env={**env, "PYTHONPATH": str(code)}, stdout=sys.stderr,
+                          check=False)  # fmt: skip
     total = time.time() - start
     ok, steps = step_times(home)
     rows = [(step, end - begin, sampler.peak(begin, end), good)
@@ -264,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save", help="write this invocation's reports to this JSON file")
     parser.add_argument("--against", help="earlier reports (--save) to compare growth with")
     parser.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP threads, both sides")
+    parser.add_argument("--code", help="folder with pipeline/ and recsys_core/ to run the night "
+                        "from (default: this checkout)")  # fmt: skip
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--implicit", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -280,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
             env = {**os.environ, "RECSYS_DATA_DIR": tmp, "OPENBLAS_NUM_THREADS": threads,
                    "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}  # fmt: skip
             env.pop("DAGSTER_HOME", None)
+            if args.code:
+                env["RECSYS_BENCH_CODE"] = str(Path(args.code).resolve())
             config = config_for(args.config, size)
             if config:
                 env["RECSYS_CONFIG"] = str(Path(config).resolve())
@@ -290,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             reports.append(json.loads(stdout.strip().splitlines()[-1]))
             print(table(reports[-1]), flush=True)
+            if not reports[-1]["ok"]:
+                print(f"the nightly run failed; the end of its log:\n{tail}")
     if args.save:
         Path(args.save).write_text(json.dumps(reports, indent=1))
     earlier = json.loads(Path(args.against).read_text()) if args.against else []
