@@ -20,6 +20,8 @@ both see the same load; a round's ratio compares the two children run back to ba
   (SGD) against our ``SVD(n_factors=100, n_epochs=20)`` (its default solver, ALS, and reg 0.12:
   our SGD solver needs numba, which the project does not install). Timed: trainset + fit, fit.
 
+Both children get ``OPENBLAS_NUM_THREADS=1`` (the Makefile's) unless the environment sets it:
+at 100 factors our ALS took 110-190 s with OpenBLAS's default 2 threads against ~60 s with 1.
 The table prints both times, the ratio (Surprise / ours), RMSE of both on the test pairs (the
 ``svd`` case: on its training ratings), and the load average before each round.
 """
@@ -132,7 +134,7 @@ def ensure_venv(venv: Path) -> Path:
 
 def child(python: Path, side: str, case: str, folder: Path) -> dict:
     cmd = [str(python), str(Path(__file__).resolve()), "--child", side, case, str(folder)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {"OPENBLAS_NUM_THREADS": "1", **os.environ, "PYTHONPATH": str(ROOT)}  # the Makefile's
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{side} {case} failed:\n{done.stderr[-2000:]}")
