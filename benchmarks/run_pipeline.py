@@ -1,16 +1,25 @@
-"""End-to-end nightly benchmark: wall time and peak memory per asset, and the total.
+"""End-to-end nightly benchmark: wall time and peak memory per step, and the total, beside
+``implicit``'s ALS on the same ratings.
 
 Run by hand::
 
     python -m benchmarks.run_pipeline                      # ML-100k and the ML-1M-sized set
     python -m benchmarks.run_pipeline --sizes synth-25m    # the 25M-rating set
+    python -m benchmarks.run_pipeline --threads 2          # BLAS/OpenMP threads for both sides
 
-Each size gets a fresh data root with its ratings in ``raw/`` (ML-100k from ../shared; the
-synthetic sets generated with a fixed seed and written as Parquet), then the whole nightly job
-(ingest -> split -> models -> evaluation -> gated publish -> report) runs in a child process per
-size, with the executor the settings name. A sampler thread records the resident
-memory of the run's process tree (step processes included) every 200 ms; each step's peak is the
-highest sample between its start and end events (overlapping steps share samples).
+Each size gets a fresh data root whose ``raw/`` the benchmark fills itself (ML-100k from
+../shared; the synthetic sets generated with a fixed seed and written as Parquet: a normal run
+invents no data), and a fresh ``DAGSTER_HOME``. A child process per size runs the nightly job as
+the operator does, ``python -m pipeline run`` (its configured executor), then ``implicit``'s
+``AlternatingLeastSquares`` (its defaults: 100 factors, 15 iterations) fit on the same validated
+ratings (rating as confidence) and a top-10 for every user, seen items filtered (``--code DIR``
+runs the night from another folder's ``pipeline/`` and ``recsys_core/``). Both run with
+the same thread settings (``--threads``: ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` and
+implicit's ``num_threads``; default 1, as the Makefile). A sampler thread in the child records
+the resident memory of its process tree every 200 ms; a step's peak is the highest sample
+between its start and end events (overlapping steps share samples). Step names are read from
+the run's events, so renamed assets need no change here.
+
 A project file (``recsys.yaml``) can be given with ``--config``, for every size (``--config
 big.yaml``) or per size (``--config synth-25m=benchmarks/25m.yaml``); ``--save`` and
 ``--against`` compare sizes measured in separate invocations. The whole comparison::
@@ -72,30 +81,35 @@ def prepare(size: str, root: Path) -> int:
     return frame.height
 
 
-def child(size: str, root: Path) -> dict:
-    """Run the nightly job once on ``root`` and time every step (runs in the child process)."""
-    import dagster as dg
+class Sampler:
+    """Resident memory of this process tree every 200 ms, in a thread, as (time, MiB)."""
 
-    from pipeline.__main__ import _execute
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, float]] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
 
-    samples: list[tuple[float, float]] = []
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            samples.append((time.time(), rss_mib()))
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            self.samples.append((time.time(), rss_mib()))
             time.sleep(0.2)
 
-    n = prepare(size, root)
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    start = time.time()
-    with dg.instance_for_test() as instance:
-        result = _execute(instance)  # the configured executor, as `python -m pipeline run`
-        records = instance.all_logs(result.run_id)
-    total = time.time() - start
-    stop.set()
-    thread.join()
+    def peak(self, start: float = 0.0, end: float = float("inf")) -> float:
+        inside = [m for ts, m in self.samples if start <= ts <= end]
+        return max(inside) if inside else float("nan")
+
+
+def step_times(home: Path) -> tuple[bool, list[tuple[str, float, float]]]:
+    """The last run's success and ``(step, start, end)`` per step, from its events."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        runs = instance.get_runs(limit=1)
+        if not runs:
+            return False, []
+        run = runs[0]
+        records = instance.all_logs(run.run_id)
+        ok = run.status == dg.DagsterRunStatus.SUCCESS
     steps: dict[str, dict[str, float]] = {}
     for rec in records:
         ev = rec.dagster_event
@@ -107,15 +121,71 @@ def child(size: str, root: Path) -> dict:
         elif ev.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
             entry["end"] = rec.timestamp
             entry["ok"] = ev.event_type_value == "STEP_SUCCESS"
-    rows = []
-    for step, t in sorted(steps.items(), key=lambda kv: kv[1].get("start", 0)):
-        if "start" not in t or "end" not in t:
-            continue
-        inside = [m for ts, m in samples if t["start"] <= ts <= t["end"]] or [float("nan")]
-        rows.append((step, t["end"] - t["start"], max(inside), t.get("ok", False)))
-    peak = max(m for _, m in samples) if samples else float("nan")
-    return {"size": size, "ratings": n, "ok": result.success, "total": total, "peak": peak,
-            "steps": rows}  # fmt: skip
+    timed = [(k, t["start"], t["end"], t.get("ok", False)) for k, t in steps.items()
+             if "start" in t and "end" in t]  # fmt: skip
+    return ok, sorted(timed, key=lambda row: row[1])
+
+
+def child(size: str, root: Path, threads: int) -> dict:
+    """Run the nightly job once on ``root`` (``raw/`` filled by the parent, so this process
+    tree's memory is the night's own), then implicit on the same ratings."""
+    n = int((root / "ratings.count").read_text())
+    home = root / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {**os.environ, "DAGSTER_HOME": str(home), "RECSYS_DATA_DIR": str(root)}
+    code = Path(os.environ.get("RECSYS_BENCH_CODE") or ROOT)
+    sampler = Sampler()
+    sampler.thread.start()
+    start = time.time()
+    done = subprocess.run([sys.executable, "-m", "pipeline", "run"], cwd=code,
+                          env={**env, "PYTHONPATH": str(code)}, stdout=sys.stderr,
+                          check=False)  # fmt: skip
+    total = time.time() - start
+    ok, steps = step_times(home)
+    rows = [(step, end - begin, sampler.peak(begin, end), good)
+            for step, begin, end, good in steps]  # fmt: skip
+    peak = sampler.peak(start, start + total)
+    begin = time.time()
+    alt = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run_pipeline", "--implicit", str(root / "raw"),
+         str(threads)], cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    implicit = json.loads(alt.stdout.strip().splitlines()[-1])
+    implicit["peak"] = sampler.peak(begin, time.time())
+    sampler.stop.set()
+    sampler.thread.join()
+    return {"size": size, "ratings": n, "ok": ok and done.returncode == 0, "total": total,
+            "peak": peak, "steps": rows, "implicit": implicit, "threads": threads,
+            "load": os.getloadavg()}  # fmt: skip
+
+
+def run_implicit(raw: Path, threads: int) -> dict:
+    """implicit's ALS (defaults) fit + top-10 of every user on the validated ratings of ``raw``."""
+    import numpy as np
+    import scipy.sparse as sp
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    from recsys_core.data.readers import raw_files
+    from recsys_core.data.validate import ingest
+
+    begin = time.perf_counter()
+    ratings = ingest(raw_files(raw)).ratings
+    users, u = np.unique(ratings.get_column("user_id").to_numpy(), return_inverse=True)
+    items, i = np.unique(ratings.get_column("item_id").to_numpy(), return_inverse=True)
+    values = ratings.get_column("rating").to_numpy().astype(np.float32)
+    user_items = sp.csr_matrix((values, (u, i)), shape=(len(users), len(items)))
+    prep = time.perf_counter() - begin
+    model = AlternatingLeastSquares(num_threads=threads, random_state=0)
+    begin = time.perf_counter()
+    model.fit(user_items, show_progress=False)
+    fit = time.perf_counter() - begin
+    begin = time.perf_counter()
+    for lo in range(0, len(users), 4096):
+        block = np.arange(lo, min(lo + 4096, len(users)))
+        model.recommend(block, user_items[block], N=10, filter_already_liked_items=True)
+    top10 = time.perf_counter() - begin
+    return {"prep": prep, "fit": fit, "top10": top10}
 
 
 def table(report: dict) -> str:
@@ -126,6 +196,16 @@ def table(report: dict) -> str:
         shown = f"{peak:9.0f}" if peak == peak else f"{'-':>9s}"  # NaN: shorter than a sample
         lines.append(f"{step:42s} {wall:8.2f} {shown}{'' if ok else '  FAILED'}")
     lines.append(f"{'TOTAL (whole run)':42s} {report['total']:8.2f} {report['peak']:9.0f}")
+    alt = report.get("implicit")
+    if alt:
+        wall = alt["fit"] + alt["top10"]
+        lines.append(f"{'implicit ALS fit + top-10 (all users)':42s} {wall:8.2f} "
+                     f"{alt['peak']:9.0f}   fit {alt['fit']:.2f} + top-10 {alt['top10']:.2f}; "
+                     f"reading the ratings {alt['prep']:.2f}")  # fmt: skip
+        lines.append(f"nightly / implicit: {report['total'] / wall:.1f}x the wall time, "
+                     f"{report['peak'] / alt['peak']:.1f}x the peak memory "
+                     f"(threads {report['threads']}; load at the end "
+                     f"{' '.join(f'{x:.2f}' for x in report['load'])})")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -142,11 +222,11 @@ def config_for(option: str | None, size: str) -> str | None:
 STEP_EVENTS = ("STEP_START", "STEP_SUCCESS", "STEP_FAILURE")
 
 
-def run_child(size: str, tmp: str, env: dict[str, str]) -> tuple[int, str, str]:
+def run_child(size: str, tmp: str, env: dict[str, str], threads: int) -> tuple[int, str, str]:
     """Run one size in a child process, echoing its step start/end lines as they happen (a long
     run shows where it is); returns (exit code, stdout, the last lines of stderr)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.run_pipeline", "--child", size, tmp],
+        [sys.executable, "-m", "benchmarks.run_pipeline", "--child", size, tmp, str(threads)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     tail: list[str] = []
@@ -186,25 +266,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="recsys.yaml for every size, or SIZE=FILE[,SIZE=FILE]")
     parser.add_argument("--save", help="write this invocation's reports to this JSON file")
     parser.add_argument("--against", help="earlier reports (--save) to compare growth with")
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP threads, both sides")
+    parser.add_argument("--code", help="folder with pipeline/ and recsys_core/ to run the night "
+                        "from (default: this checkout)")  # fmt: skip
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--implicit", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(child(args.child[0], Path(args.child[1]))))
+        print(json.dumps(child(args.child[0], Path(args.child[1]), int(args.child[2]))))
+        return 0
+    if args.implicit:
+        print(json.dumps(run_implicit(Path(args.implicit[0]), int(args.implicit[1]))))
         return 0
     reports = []
     for size in args.sizes.split(","):
         with tempfile.TemporaryDirectory(prefix=f"recsys-bench-{size}-") as tmp:
-            env = {**os.environ, "RECSYS_DATA_DIR": tmp, "OPENBLAS_NUM_THREADS": "1"}
+            threads = str(args.threads)
+            env = {**os.environ, "RECSYS_DATA_DIR": tmp, "OPENBLAS_NUM_THREADS": threads,
+                   "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}  # fmt: skip
             env.pop("DAGSTER_HOME", None)
+            if args.code:
+                env["RECSYS_BENCH_CODE"] = str(Path(args.code).resolve())
             config = config_for(args.config, size)
             if config:
                 env["RECSYS_CONFIG"] = str(Path(config).resolve())
-            code, stdout, tail = run_child(size, tmp, env)
+            (Path(tmp) / "ratings.count").write_text(str(prepare(size, Path(tmp))))
+            code, stdout, tail = run_child(size, tmp, env, args.threads)
             if code != 0:
                 print(f"{size}: child failed\n{tail}")
                 continue
             reports.append(json.loads(stdout.strip().splitlines()[-1]))
             print(table(reports[-1]), flush=True)
+            if not reports[-1]["ok"]:
+                print(f"the nightly run failed; the end of its log:\n{tail}")
     if args.save:
         Path(args.save).write_text(json.dumps(reports, indent=1))
     earlier = json.loads(Path(args.against).read_text()) if args.against else []

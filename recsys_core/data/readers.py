@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import itertools
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from recsys_core.data import rules
 from recsys_core.errors import ConfigError, DataError
@@ -106,41 +109,90 @@ def _norm(token: str) -> str:
 
 
 def read_ratings(path: str | os.PathLike, reader: Reader | None = None) -> ParsedFile:
-    """Read one raw rating file into a :class:`ParsedFile` (format detected per file)."""
+    """Read one raw rating file into a :class:`ParsedFile` (format detected per file).
+
+    The file is read in batches (about :data:`BATCH_BYTES` of text, or :data:`BATCH_ROWS`
+    Parquet rows), each typed and checked on its own with only its good rows kept, so memory
+    follows the validated ratings, not the file. The batch size changes nothing in the result.
+    """
     path = Path(path)
     reader = reader or Reader()
     if not path.is_file():
         raise DataError(f"{path}: no such file")
+    blank = [0]
     if path.suffix.lower() in PARQUET_SUFFIXES:
-        (parsed, where), n_blank = _read_parquet(path), 0
+        batches = _parquet_batches(path)
     else:
-        parsed, where, n_blank = _read_text(path, reader)
-    return rules.apply(parsed, reader.rating_scale, str(path), n_blank, where)
+        batches = _text_batches(path, reader, blank)
+    scale = reader.rating_scale
+    parts = [rules.apply(frame, scale, str(path), 0, where) for frame, where in batches]
+    if not parts:
+        parts = [rules.apply(rules.empty_parsed(), scale, str(path), 0, {})]
+    return rules.combine(parts, str(path), blank[0])
 
 
 ParsedFile = rules.ParsedFile
+BATCH_BYTES = 1 << 25  # 32 MiB of text per batch (about 1.4M MovieLens-like lines)
+BATCH_ROWS = 1 << 20  # Parquet rows per batch
+Batch = tuple[pl.DataFrame, dict[str, str]]  # a typed frame and where each field is in the file
 
 
 # -- text ---------------------------------------------------------------------------------------
 def file_lines(path: Path) -> pl.DataFrame:
     """Every line of a text file (gzip allowed): ``line`` (from 1), ``raw`` and ``reason``.
 
+    The whole file at once, for inspection; the readers go batch by batch (:func:`line_batches`).
+    """
+    return pl.concat(list(line_batches(path)))
+
+
+def line_batches(path: Path) -> Iterator[pl.DataFrame]:
+    """:func:`_lines` of each byte batch of the file, numbered on from the previous batch."""
+    first_line = 1
+    for data in _byte_batches(path):
+        frame = _lines(data, first_line)
+        first_line += frame.height
+        yield frame
+
+
+def _byte_batches(path: Path) -> Iterator[bytes]:
+    """The file's bytes (gunzipped, UTF-8 BOM removed) in pieces of about :data:`BATCH_BYTES`,
+    each ending at a newline except perhaps the last (a cut last line)."""
+    with path.open("rb") as fh:
+        gzipped = fh.read(2) == b"\x1f\x8b"
+        fh.seek(0)
+        stream = gzip.GzipFile(fileobj=fh) if gzipped else fh
+        rest, first = b"", True
+        while True:
+            try:
+                block = stream.read(max(BATCH_BYTES, 4) if first else BATCH_BYTES)
+            except (OSError, EOFError) as exc:
+                raise DataError(f"{path}: corrupt gzip file ({exc})") from exc
+            if first and block.startswith(codecs.BOM_UTF8):
+                block = block[len(codecs.BOM_UTF8) :]
+            first = False
+            if not block:
+                if rest:
+                    yield rest
+                return
+            data = rest + block if rest else block
+            cut = data.rfind(b"\n") + 1
+            if cut:
+                yield data[:cut]
+            rest = data[cut:]
+
+
+def _lines(data: bytes, first_line: int) -> pl.DataFrame:
+    """Lines of ``data`` (whole lines): ``line`` (from ``first_line``), ``raw`` and ``reason``.
+
     ``raw`` has its newline and CR stripped. Splits on ``\\n`` with numpy and wraps the bytes as
-    an Arrow string array. If the file is not clean UTF-8 text (rare), lines are checked one by
+    an Arrow string array. If the bytes are not clean UTF-8 text (rare), lines are checked one by
     one: a line with an invalid byte or a NUL gets a ``reason`` and its bytes escaped in ``raw``.
     """
-    data = path.read_bytes()
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise DataError(f"{path}: corrupt gzip file ({exc})") from exc
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8) :]
     if _is_text(data):
         buf = np.frombuffer(data, dtype=np.uint8)
         offsets = np.concatenate([[0], np.flatnonzero(buf == 10) + 1, [len(buf)]])
-        if offsets[-1] == offsets[-2]:  # file ends with a newline: no line after it
+        if offsets[-1] == offsets[-2]:  # ends with a newline: no line after it
             offsets = offsets[:-1]
         arr = pa.LargeStringArray.from_buffers(
             len(offsets) - 1, pa.py_buffer(offsets.astype(np.int64)), pa.py_buffer(data)
@@ -152,7 +204,8 @@ def file_lines(path: Path) -> pl.DataFrame:
         raw = pl.Series("raw", [text for text, _ in checked], pl.String)
         reason = pl.Series("reason", [why for _, why in checked], pl.String)
     frame = pl.DataFrame([raw.str.strip_chars_end("\r\n"), reason])
-    return frame.with_row_index("line", offset=1).with_columns(pl.col("line").cast(pl.Int64))
+    frame = frame.with_row_index("line", offset=first_line)
+    return frame.with_columns(pl.col("line").cast(pl.Int64))
 
 
 def _is_text(data: bytes) -> bool:
@@ -186,39 +239,59 @@ def _header_format(fields: list[str]) -> list[str | None] | None:
     return names if "user" in names and "item" in names else None
 
 
-def _read_text(path: Path, reader: Reader) -> tuple[pl.DataFrame, dict[str, str], int]:
-    """Parsed frame, field places and blank-line count; sep and header from the first text line."""
-    frame = file_lines(path).slice(reader.skip_lines)
-    blank = frame.get_column("raw").str.strip_chars().str.len_bytes() == 0
-    n_blank = int(blank.sum())
-    frame = frame.filter(~blank)
-    text = frame.filter(pl.col("reason").is_null())
-    if frame.height == 0:
-        return rules.empty_parsed(), {}, n_blank
-    first = text.get_column("raw")[0] if text.height else ""
+def _data_lines(path: Path, reader: Reader, n_blank: list[int]) -> Iterator[pl.DataFrame]:
+    """Batches of lines after ``skip_lines``, blank lines dropped and counted in ``n_blank[0]``."""
+    for frame in line_batches(path):
+        frame = frame.filter(pl.col("line") > reader.skip_lines)
+        blank = frame.get_column("raw").str.strip_chars().str.len_bytes() == 0
+        n_blank[0] += int(blank.sum())
+        frame = frame.filter(~blank)
+        if frame.height:
+            yield frame
+
+
+def _text_batches(path: Path, reader: Reader, n_blank: list[int]) -> Iterator[Batch]:
+    """Typed batches of a text file; the separator and header come from its first text line
+    (the first line that is not blank nor quarantined already)."""
+    lines = _data_lines(path, reader, n_blank)
+    held: list[pl.DataFrame] = []  # batches read while looking for the first text line
+    first_line = None
+    for frame in lines:
+        held.append(frame)
+        text = frame.filter(pl.col("reason").is_null())
+        if text.height:
+            first_line = text.row(0, named=True)
+            break
+    if not held:
+        return
+    first = first_line["raw"] if first_line else ""
     sep = reader.sep or _sniff_sep(first)
-    if sep is None and text.height:
-        where = f"{path}:{text.get_column('line')[0]}"
+    if sep is None and first_line:
+        where = f"{path}:{first_line['line']}"
         raise DataError(f"{where}: cannot detect the field separator of {first[:80]!r}; set sep")
     sep = sep or "\t"  # no text line at all: every line is already quarantined
-    header = _header_format(first.split(sep)) if text.height else None
-    if header is not None:
-        frame = frame.filter(pl.col("line") != text.get_column("line")[0])
+    header = _header_format(first.split(sep)) if first_line else None
     names = parse_line_format(reader.line_format) if reader.line_format else header
     if names is None:
         width = len(first.split(sep))
         names = [*FIELDS[:3], "timestamp"] if width >= 4 else list(FIELDS[:3])
         names += [None] * (width - len(names))
     where = {COLUMN[f]: f"column {names.index(f) + 1}" for f in FIELDS if f in names}
-    return _split_fields(frame, sep, names, where), where, n_blank
+    for frame in itertools.chain(held, lines):
+        if header is not None:
+            frame = frame.filter(pl.col("line") != first_line["line"])
+        yield _split_fields(frame, sep, names, where), where
 
 
 def _split_fields(
     frame: pl.DataFrame, sep: str, names: list[str | None], where: dict[str, str]
 ) -> pl.DataFrame:
     parts = pl.col("raw").str.split(sep)
+    quoted = frame.get_column("raw").str.contains('"', literal=True).any()
     cols = [
-        parts.list.get(names.index(f), null_on_oob=True).str.strip_chars().alias(COLUMN[f])
+        _unquoted(parts.list.get(names.index(f), null_on_oob=True).str.strip_chars(), quoted).alias(
+            COLUMN[f]
+        )
         for f in FIELDS
         if f in names
     ]
@@ -240,32 +313,69 @@ def _split_fields(
     return rules.typed(out, where)
 
 
+def _unquoted(field: pl.Expr, quoted: bool) -> pl.Expr:
+    """``"u1"`` -> ``u1`` (a field wholly in double quotes, ``""`` inside read as ``"``), as
+    R's ``write.csv`` and spreadsheets write text; ``quoted``: the batch has a quote at all."""
+    if not quoted:
+        return field
+    inner = field.str.replace(r'^"(.*)"$', "${1}").str.replace_all('""', '"', literal=True)
+    return pl.when(field.str.contains(r'^".*"$')).then(inner).otherwise(field)
+
+
 # -- parquet ------------------------------------------------------------------------------------
-def _read_parquet(path: Path) -> tuple[pl.DataFrame, dict[str, str]]:
+def _parquet_batches(path: Path) -> Iterator[Batch]:
+    """Typed batches of :data:`BATCH_ROWS` rows; ``line`` is the row number (from 1)."""
     try:
-        frame = pl.read_parquet(path)
-    except Exception as exc:  # polars raises several types for corrupt files
+        file = pq.ParquetFile(path)
+        columns = file.schema_arrow.names
+    except Exception as exc:  # pyarrow raises several types for corrupt files
         raise DataError(f"{path}: cannot read as Parquet ({exc})") from exc
-    names = {ALIASES[_norm(c)]: c for c in frame.columns if _norm(c) in ALIASES}
+    names = {ALIASES[_norm(c)]: c for c in columns if _norm(c) in ALIASES}
     missing = [f for f in ("user", "item", "rating") if f not in names]
     if missing:
-        raise DataError(f"{path}: Parquet file lacks column(s) for {missing}; has {frame.columns}")
+        raise DataError(f"{path}: Parquet file lacks column(s) for {missing}; has {columns}")
+    where = {COLUMN[f]: f"column {names[f]!r}" for f in FIELDS if f in names}
+    wanted = [names[f] for f in FIELDS if f in names]
+    first_line = 1
+    try:
+        for batch in file.iter_batches(BATCH_ROWS, columns=wanted):
+            frame = pl.from_arrow(batch)
+            assert isinstance(frame, pl.DataFrame)
+            yield _parquet_fields(frame, names, first_line), where
+            first_line += frame.height
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{path}: cannot read as Parquet ({exc})") from exc
+
+
+def _parquet_fields(frame: pl.DataFrame, names: dict[str, str], first_line: int) -> pl.DataFrame:
+    present = [f for f in FIELDS if f in names]
     out = frame.select(
-        pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).alias("line"),
-        *[
-            pl.col(names[f]).cast(pl.String).str.strip_chars().alias(COLUMN[f])
-            for f in FIELDS
-            if f in names
-        ],
+        pl.int_range(first_line, first_line + pl.len(), dtype=pl.Int64).alias("line"),
+        *[pl.col(names[f]).cast(pl.String).str.strip_chars().alias(COLUMN[f]) for f in present],
+        *[_parquet_id(frame, names[f]).alias(f"_{COLUMN[f]}") for f in ("user", "item")],
     )
     out = out.with_columns(
         pl.concat_str(
-            [pl.col(COLUMN[f]).fill_null("<null>") for f in FIELDS if f in names], separator=","
+            [pl.col(COLUMN[f]).fill_null("<null>") for f in present], separator=","
         ).alias("raw"),
         pl.lit(None, dtype=pl.String).alias("reason"),
-    )
-    where = {COLUMN[f]: f"column {names[f]!r}" for f in FIELDS if f in names}
-    return rules.typed(out, where), where
+        pl.col("_user_id").alias("user_id"),
+        pl.col("_item_id").alias("item_id"),
+    ).drop("_user_id", "_item_id")
+    where = {COLUMN[f]: f"column {names[f]!r}" for f in present}
+    return rules.typed(out, where)
+
+
+def _parquet_id(frame: pl.DataFrame, column: str) -> pl.Expr:
+    """An id column as text: an integral float is written as the integer (``1.0`` -> ``1``), so
+    it is the same id as the ``1`` of a text file or an integer column."""
+    col = pl.col(column)
+    if not frame.schema[column].is_float():
+        return col.cast(pl.String).str.strip_chars()
+    integral = col.is_finite() & (col == col.floor()) & (col.abs() < 2**63)
+    return pl.when(integral).then(col.cast(pl.Int64).cast(pl.String)).otherwise(col.cast(pl.String))
 
 
 def raw_files(folder: str | os.PathLike) -> list[Path]:

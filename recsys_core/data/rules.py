@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+INT_ID = r"^(0|[1-9][0-9]{0,17})$"  # a plain integer id: no sign, no leading zero, <= 18 digits
+ID_COLUMNS = ("user_id", "item_id")
 QUARANTINE_SCHEMA = {"file": pl.String, "line": pl.Int64, "reason": pl.String, "raw": pl.String}
 PARSED_SCHEMA = {
     "user_id": pl.String,
@@ -29,7 +31,12 @@ PARSED_SCHEMA = {
 
 @dataclass(frozen=True)
 class ParsedFile:
-    """One file after the row rules: usable rows, quarantined rows, and blank lines counted."""
+    """One file after the row rules: usable rows, quarantined rows, and blank lines counted.
+
+    ``good`` has the columns of :data:`PARSED_SCHEMA`, except that an id column is Int64 when
+    every id in it is a plain integer (:data:`INT_ID`, so the text it was read from is exactly
+    the integer's spelling and :func:`unify_ids` can restore it): 8 bytes a row, not a string.
+    """
 
     good: pl.DataFrame
     quarantine: pl.DataFrame
@@ -128,4 +135,32 @@ def apply(
         [pl.col(c).cast(t) for c, t in PARSED_SCHEMA.items()]
     )
     quarantine = bad.select([pl.col(c).cast(t) for c, t in QUARANTINE_SCHEMA.items()])
+    return ParsedFile(int_ids(good), quarantine, n_blank, file)
+
+
+def int_ids(good: pl.DataFrame) -> pl.DataFrame:
+    """``good`` with each String id column that holds only plain integers cast to Int64."""
+    cast = [
+        pl.col(c).cast(pl.Int64)
+        for c in ID_COLUMNS
+        if good.schema[c] == pl.String and good.height and good[c].str.contains(INT_ID).all()
+    ]
+    return good.with_columns(cast) if cast else good
+
+
+def unify_ids(frames: list[pl.DataFrame]) -> list[pl.DataFrame]:
+    """The frames with one type per id column: Int64 if every non-empty frame has it Int64,
+    else String (an Int64 id written back as text is exactly the plain integer it was read as)."""
+    out = frames
+    for c in ID_COLUMNS:
+        typed = {f.schema[c] for f in out if f.height} or {pl.String}
+        dtype = pl.Int64 if typed == {pl.Int64} else pl.String
+        out = [f if f.schema[c] == dtype else f.with_columns(pl.col(c).cast(dtype)) for f in out]
+    return out
+
+
+def combine(parts: list[ParsedFile], file: str, n_blank: int) -> ParsedFile:
+    """One :class:`ParsedFile` from the batches of a file (in order)."""
+    good = pl.concat(unify_ids([p.good for p in parts]), rechunk=False)
+    quarantine = pl.concat([p.quarantine for p in parts], rechunk=False)
     return ParsedFile(good, quarantine, n_blank, file)

@@ -3,9 +3,14 @@
 Rules, in order:
 
 1. Rows breaking a row rule (:mod:`recsys_core.data.rules`) go to quarantine with their reason.
-2. Ids: if every user id (resp. item id) across all files is a plain integer (no sign, no
+2. Ids are first normalised per file format, so that one id written two ways is one id:
+   in text files a field wholly in double quotes loses them (``"u1"`` is ``u1``, as R's
+   ``write.csv`` writes it; ``""`` inside is one ``"``; a lone quote is part of the id), and
+   surrounding spaces go; in Parquet an id column of floats writes an integral value as the
+   integer (``1.0`` is ``1``; ``1.5`` stays ``1.5``), other types as their text. Then ids are
+   typed over all files: if every user id (resp. item id) is a plain integer (no sign, no
    leading zero, at most 18 digits), the column becomes Int64; otherwise it stays a String, so
-   ids like ``007`` or ``u42`` are kept exactly as written.
+   ids like ``007`` or ``u42`` are kept exactly as written (``1.0`` in a *text* file is text).
 3. Duplicated ``(user, item)`` pairs: the rating with the latest timestamp wins (a rating
    without a timestamp loses to one with); ties, or both missing, go to the later position
    (later file in the order given, then later line). Each
@@ -26,17 +31,17 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from recsys_core.data.readers import Reader, read_ratings
-from recsys_core.data.rules import QUARANTINE_SCHEMA, ParsedFile
+from recsys_core.data.rules import INT_ID, QUARANTINE_SCHEMA, ParsedFile, unify_ids
 from recsys_core.errors import DataError
 from recsys_core.params import require
 
 log = logging.getLogger(__name__)
 
 RATINGS_SCHEMA_COLUMNS = ("user_id", "item_id", "rating", "timestamp")
-INT_ID = r"^(0|[1-9][0-9]{0,17})$"
 DUPLICATE_REASON = "duplicate (user, item): superseded by "
 
 
@@ -55,18 +60,26 @@ def ingest(
     max_bad_fraction: float = 0.05,
 ) -> Validated:
     """Read every file in ``paths`` (in that order) and :func:`validate` them together."""
-    return validate([read_ratings(p, reader) for p in paths], max_bad_fraction)
+    require(0 <= max_bad_fraction <= 1, "max_bad_fraction", max_bad_fraction, "in [0, 1]")
+    return _validate([read_ratings(p, reader) for p in paths], max_bad_fraction)
 
 
 def validate(parsed: Sequence[ParsedFile], max_bad_fraction: float = 0.05) -> Validated:
     """Combine parsed files (in the given order) into validated ratings; see module rules."""
     require(0 <= max_bad_fraction <= 1, "max_bad_fraction", max_bad_fraction, "in [0, 1]")
+    return _validate(list(parsed), max_bad_fraction)
+
+
+def _validate(parsed: list[ParsedFile], max_bad_fraction: float) -> Validated:
+    """:func:`validate`, emptying ``parsed`` once its rows are combined (so that, from
+    :func:`ingest`, the parsed files are freed while the ratings are sorted)."""
     good = (
         pl.concat(
             [
-                p.good.with_columns(pl.lit(k, pl.Int32).alias("_file_no"))
-                for k, p in enumerate(parsed)
-            ]
+                g.with_columns(pl.lit(k, pl.Int32).alias("_file_no"))
+                for k, g in enumerate(unify_ids([p.good for p in parsed]))
+            ],
+            rechunk=False,
         )
         if parsed
         else None
@@ -82,11 +95,13 @@ def validate(parsed: Sequence[ParsedFile], max_bad_fraction: float = 0.05) -> Va
     for p in parsed:
         if p.n_rows == 0:
             log.warning("%s has no data rows (empty, blank or header only)", p.file)
+    files = [p.file for p in parsed]
+    parsed.clear()
     _check_bad_fraction(bad, n_rows, max_bad_fraction)
     if good is None or good.height == 0:
-        names = ", ".join(p.file for p in parsed[:5]) + (", ..." if len(parsed) > 5 else "")
+        names = ", ".join(files[:5]) + (", ..." if len(files) > 5 else "")
         raise DataError(
-            f"no usable ratings in {len(parsed)} file(s) ({n_rows} data rows, "
+            f"no usable ratings in {len(files)} file(s) ({n_rows} data rows, "
             f"{bad.height} bad): {names or 'no files given'}"
         )
     good = good.with_columns(_typed_id("user_id", good), _typed_id("item_id", good))
@@ -104,7 +119,7 @@ def _empty_quarantine() -> pl.DataFrame:
 
 def _typed_id(column: str, good: pl.DataFrame) -> pl.Expr:
     ids = good.get_column(column)
-    if ids.len() and ids.str.contains(INT_ID).all():
+    if ids.dtype == pl.String and ids.len() and ids.str.contains(INT_ID).all():
         return pl.col(column).cast(pl.Int64)
     return pl.col(column)
 
@@ -128,14 +143,24 @@ def _check_bad_fraction(bad: pl.DataFrame, n_rows: int, limit: float) -> None:
 
 
 def _resolve_duplicates(good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(one row per pair, the superseded rows); only the pairs that occur more than once are
-    ranked (on 25M ratings this keeps the sort and window work off the unique majority)."""
-    repeated = good.select(pl.struct("user_id", "item_id").is_duplicated()).to_series()
-    single = good.filter(~repeated)
-    order = ["timestamp", "_file_no", "line"]
+    """(one row per pair, sorted by pair; the superseded rows). Empties ``good``.
+
+    The rows are ordered by one integer key per pair; only the pairs that occur more than once
+    are ranked (on 25M ratings this keeps the ranking off the unique majority), and the sorted
+    columns are built one at a time while ``good``'s are dropped, so the peak holds about one
+    copy of the ratings (not the several that a frame-wide sort and filter make).
+    """
+    key = _pair_key(good)
+    order = key.arg_sort()
+    key = key.gather(order)
+    same = key == key.shift(1)
+    repeated = (same | same.shift(-1)).fill_null(False)
+    del key, same
+    at = repeated.arg_true()  # positions, in pair order, of the rows of repeated pairs
     ranked = (
-        good.filter(repeated)
-        .sort(order, nulls_last=False)
+        good[order.gather(at)]
+        .with_columns(at.alias("_at"))
+        .sort(["timestamp", "_file_no", "line"], nulls_last=False)
         .with_columns(
             (
                 pl.int_range(pl.len()).over("user_id", "item_id")
@@ -146,11 +171,17 @@ def _resolve_duplicates(good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]
             .alias("_winner"),
         )
     )
-    winners = ranked.filter(pl.col("_wins")).select(RATINGS_SCHEMA_COLUMNS)
-    ratings = pl.concat([single.select(RATINGS_SCHEMA_COLUMNS), winners]).sort(
-        ["user_id", "item_id"]
-    )
-    superseded = ranked.filter(~pl.col("_wins")).select(
+    losers = ranked.filter(~pl.col("_wins"))
+    keep = None
+    if losers.height:
+        keep = pl.Series(np.ones(len(order), dtype=bool))
+        keep[losers.get_column("_at")] = False
+    columns = []
+    for name in RATINGS_SCHEMA_COLUMNS:  # one column at a time: gather, filter, drop
+        column = good.drop_in_place(name).gather(order)
+        columns.append(column if keep is None else column.filter(keep))
+    good.clear()
+    superseded = losers.select(
         "file",
         "line",
         (pl.lit(DUPLICATE_REASON) + pl.col("_winner")).alias("reason"),
@@ -158,4 +189,18 @@ def _resolve_duplicates(good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]
             "{},{},{},{}", "user_id", "item_id", "rating", pl.col("timestamp").fill_null("")
         ).alias("raw"),
     )
-    return ratings, superseded.cast(QUARANTINE_SCHEMA)
+    return pl.DataFrame(columns), superseded.cast(QUARANTINE_SCHEMA)
+
+
+def _pair_key(good: pl.DataFrame) -> pl.Series:
+    """An Int64 per row, equal for equal ``(user_id, item_id)`` and ordered as the pairs are:
+    ``user * (max item + 1) + item`` for non-negative integer ids when that fits, else the same
+    with each id's dense rank (which orders text ids as a sort does)."""
+    user, item = good.get_column("user_id"), good.get_column("item_id")
+    if user.dtype == pl.Int64 and item.dtype == pl.Int64 and min(user.min(), item.min()) >= 0:
+        width = int(item.max()) + 1
+        if (int(user.max()) + 1) * width < 2**63:
+            return user * width + item
+    user = user.rank("dense").cast(pl.Int64) - 1
+    item = item.rank("dense").cast(pl.Int64) - 1
+    return user * (int(item.max()) + 1) + item
