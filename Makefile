@@ -4,11 +4,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 export RECSYS_DATA_DIR ?= $(CURDIR)/data
-# One BLAS thread: our hot loops batch their own work; OpenBLAS threads spinning against other
-# work on 2 cores made the ML-100k night 24.7 s instead of 21.0 s (and far worse under load).
+# One BLAS and one OpenMP thread: on this shared 2-core machine a second thread never helped
+# (EASE's Cholesky 1.8-3.8x slower, implicit's fit 1.1-1.6x slower with two; docs/benchmarks.md).
 export OPENBLAS_NUM_THREADS ?= 1
+export OMP_NUM_THREADS ?= 1
 
-.PHONY: run test ui rollback lint bench clean
+.PHONY: help run test ui rollback runs lint bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,20 +32,23 @@ run: $(VENV)/.installed ## install, then materialize the whole graph on the demo
 test: $(VENV)/.installed-dev ## install the dev extras, then run the test suite
 	$(BIN)/python -m pytest
 
-rollback: $(VENV)/.installed ## make an earlier published run live: make rollback RUN=<run_id>
+rollback: $(VENV)/.installed ## make an earlier published run live: make rollback RUN=<run_id or prefix>
 	$(BIN)/python -m pipeline rollback $(RUN)
+
+runs: $(VENV)/.installed ## list the published runs (date, ratings, NDCG@10, gate, live)
+	$(BIN)/python -m pipeline runs
 
 UI_HOST ?= 127.0.0.1
 UI_PORT ?= 3000
 ui: $(VENV)/.installed ## Dagster UI on http://127.0.0.1:3000 (loopback unless UI_HOST says otherwise)
 	$(BIN)/dagster dev -w workspace.yaml -h $(UI_HOST) -p $(UI_PORT)
 
-lint: $(VENV)/.installed-dev
+lint: $(VENV)/.installed-dev ## ruff check and format check
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 SIZES ?= ml-100k,synth-1m
 bench: $(VENV)/.installed ## whole nightly per size (SIZES=ml-100k,synth-1m,synth-25m for all three)
 	$(BIN)/python -m benchmarks.run_pipeline --sizes $(SIZES) --config synth-25m=benchmarks/25m.yaml
 
-clean:
+clean: ## remove the venv, the demo data root and the run history
 	rm -rf $(VENV) data dagster_home/history dagster_home/storage dagster_home/schedules

@@ -4,7 +4,8 @@
 ``--demo``: on a new data root with an empty ``raw/`` it writes the built-in demo ratings there
 first); ``python -m pipeline config [FILE]`` validates a settings file and prints the effective
 settings; ``python -m pipeline runs`` lists the published runs; ``python -m pipeline rollback
-[RUN_ID]`` makes an earlier published run live again (a unique prefix of its id is enough).
+[RUN_ID]`` makes an earlier published run live again (a unique prefix of its id is enough);
+``python -m pipeline recommend USER_ID [--n N]`` prints that user's live list.
 """
 
 import argparse
@@ -21,6 +22,7 @@ from pipeline.orphans import reap_orphans, run_tags
 from pipeline.publishing import Published
 from pipeline.resources import DataRoot
 from pipeline.settings import LOAD_TIME, load_settings
+from recsys_core.data.items import find_items_file, read_items
 from recsys_core.data.readers import raw_files
 from recsys_core.data.synthetic import demo_ratings
 from recsys_core.errors import ConfigError, DataError
@@ -156,6 +158,36 @@ def rollback(run_id: str | None) -> int:
     return 0
 
 
+def recommend(user: str, n: int | None) -> int:
+    """Print one user's live list (with titles when the data root's ``items/`` folder holds an
+    items file: ``u.item`` or ``movies.csv``)."""
+    root = DataRoot()
+    live = root.local("published", "recommendations.parquet")
+    if not live.is_file():
+        print(
+            f"no live table under {root.uri}/published: run the nightly job first", file=sys.stderr
+        )
+        return 2
+    ids = pl.read_parquet_schema(live)["user_id"]
+    key = int(user) if ids == pl.Int64 and user.lstrip("-").isdigit() else user
+    rows = pl.scan_parquet(live).filter(pl.col("user_id") == pl.lit(key, ids)).collect()
+    if rows.height == 0:
+        print(f"user {user!r} has no list in run {Published(root).current_run()} (unknown user: "
+              "serve the fallback's list)", file=sys.stderr)  # fmt: skip
+        return 1
+    rows = rows.head(n) if n else rows
+    items = find_items_file(root.local("items"))
+    if items is not None:
+        titles = read_items(items).select("item_id", "title")
+        rows = rows.join(titles.cast({"item_id": rows.schema["item_id"]}), on="item_id", how="left")
+    shown = [c for c in ("rank", "item_id", "title", "score", "source") if c in rows.columns]
+    with pl.Config(tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True,
+                   float_precision=4, tbl_rows=100, fmt_str_lengths=60):  # fmt: skip
+        print(f"user {user}, run {rows['run_id'][0]}:")
+        print(rows.select(shown))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -166,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     back = sub.add_parser("rollback", help="make an earlier published run live (no RUN_ID: list)")
     back.add_argument("run_id", nargs="?", help="a run id (or a unique prefix) from `runs`")
     sub.add_parser("runs", help="list the published runs, the live one marked")
+    show = sub.add_parser("recommend", help="print one user's live list")
+    show.add_argument("user_id", help="the user's own id, as in the raw files")
+    show.add_argument("--n", type=int, default=None, help="show only the first N rows")
     args = parser.parse_args(argv)
     if args.command == "run":
         return run(args.demo)
@@ -173,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         return config(args.file)
     if args.command == "runs":
         return runs()
+    if args.command == "recommend":
+        return recommend(args.user_id, args.n)
     return rollback(args.run_id)
 
 

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from pipeline import checks
-from pipeline.assets import evaluation, ingest, models, publish, split
+from pipeline.assets import evaluation, ingest, models, publish, similar, split
 from pipeline.automation import new_raw_file_sensor, nightly_job, nightly_schedule, tuning_job
 from pipeline.executors import executor_for
 from pipeline.io_manager import RecsysStorage
@@ -13,8 +13,8 @@ from pipeline.orphans import orphan_reaper_sensor
 from pipeline.resources import DataRoot
 from pipeline.settings import LOAD_TIME, RecsysSettings
 
-ASSETS = dg.load_assets_from_modules([ingest, split, models, evaluation, publish])
-CHECKS = dg.load_asset_checks_from_modules([checks])
+ASSETS = dg.load_assets_from_modules([ingest, split, models, evaluation, publish, similar])
+CHECKS = dg.load_asset_checks_from_modules([checks, similar])
 
 
 def resources(root: str = "") -> dict:

@@ -1,4 +1,5 @@
-"""Quiet console logs: one line per finished step (name, duration), warnings, and the run's end.
+"""Quiet console logs: one line per finished step (name, duration), the steps' own INFO lines
+(progress of long steps, what was chosen), warnings, and the run's end.
 
 Dagster's console logger prints every event (about 30 DEBUG lines per step); this one keeps the
 events a person watching ``make run`` needs. ``RECSYS_LOG_LEVEL=DEBUG`` prints everything. The
@@ -42,7 +43,7 @@ class QuietFilter(logging.Filter):
             return not getattr(data, "passed", True)
         if kind in KEPT_EVENTS:
             return True
-        return event is None and record.levelno >= self.level and meta.get("step_key") is None
+        return event is None and record.levelno >= self.level  # the steps' own INFO lines
 
 
 class QuietFormatter(logging.Formatter):

@@ -20,6 +20,7 @@ __all__ = [
     "ExecutionSettings",
     "IngestSettings",
     "PublishSettings",
+    "SimilarSettings",
     "SplitSettings",
     "TopNSettings",
     "check_cron",
@@ -55,6 +56,16 @@ class IngestSettings(Params):
         if not value[0] < value[1]:
             raise ValueError("expected [lowest, highest] with lowest < highest")
         return value
+
+
+class SimilarSettings(Params):
+    """The similar-items table published beside the lists."""
+
+    n: int = Field(10, ge=1)
+    """Similar items per item."""
+    min_ratings: int = Field(5, ge=0)
+    """Items with fewer training ratings get the popularity-within-co-raters fallback (a learned
+    neighbourhood of a barely rated item is noise)."""
 
 
 class SplitSettings(Params):
@@ -193,7 +204,15 @@ class PublishSettings(Params):
     model, far above a broken one)."""
     max_ndcg_drop: float = Field(0.05, ge=0, le=1)
     """... and at most this much below the live run's (a regression guard)."""
-    min_lift: float = Field(1.5, ge=1)
+    min_lift: float = Field(1.5, ge=0)
     """... and at least this many times popularity's NDCG@k on the same test split: an
     absolute floor means little on a dataset never seen, beating the baseline does (ML-100k:
-    the hybrid 0.386 is 2.1x popularity's 0.181)."""
+    the hybrid 0.386 is 2.1x popularity's 0.181). 0 switches this check off (smoke runs on
+    random data); otherwise at least 1."""
+
+    @field_validator("min_lift")
+    @classmethod
+    def _off_or_a_lift(cls, value: float) -> float:
+        if 0 < value < 1:
+            raise ValueError("0 (off) or at least 1: a lift below 1 lets popularity win")
+        return value

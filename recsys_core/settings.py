@@ -49,6 +49,7 @@ from recsys_core.sections import (
     ExecutionSettings,
     IngestSettings,
     PublishSettings,
+    SimilarSettings,
     SplitSettings,
     TopNSettings,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "ModelsSettings",
     "PublishSettings",
     "Settings",
+    "SimilarSettings",
     "SplitSettings",
     "TopNSettings",
     "TuningSettings",
@@ -189,6 +191,8 @@ class Settings(Params):
     """The metrics."""
     topn: TopNSettings = Field(default_factory=TopNSettings)
     """The published lists."""
+    similar: SimilarSettings = Field(default_factory=SimilarSettings)
+    """The similar-items table published beside the lists."""
     hybrid: HybridSettings = Field(default_factory=HybridSettings)
     """The published hybrid: a blend of the ``models`` sections named in ``components`` with
     popularity backfill (see :func:`hybrid_params`)."""

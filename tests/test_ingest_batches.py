@@ -3,12 +3,12 @@
 
 import pytest
 
-from recsys_core.data import readers
+from recsys_core.data import lines, readers
 from tests.test_bad_input import *  # noqa: F403 (collected again under the fixture below)
 from tests.test_readers import *  # noqa: F403
 
 
 @pytest.fixture(autouse=True)
 def tiny_batches(monkeypatch):
-    monkeypatch.setattr(readers, "BATCH_BYTES", 5)
+    monkeypatch.setattr(lines, "BATCH_BYTES", 5)
     monkeypatch.setattr(readers, "BATCH_ROWS", 1)

@@ -143,10 +143,11 @@ def test_hybrid_components_are_a_list_a_layer_replaces_whole():
         resolve([("recsys.yaml", {"hybrid": {"weights": {"item_knn": 1.0}}})])
 
 
-def test_publish_min_lift_is_at_least_one():
+def test_publish_min_lift_is_at_least_one_or_off():
     assert resolve([]).publish.min_lift == 1.5
     with pytest.raises(ConfigError, match="min_lift"):
         resolve([("recsys.yaml", {"publish": {"min_lift": 0.9}})])
+    assert resolve([("recsys.yaml", {"publish": {"min_lift": 0}})]).publish.min_lift == 0
 
 
 def test_biased_mf_is_the_svd_section_and_the_old_key_says_so():

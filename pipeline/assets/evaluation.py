@@ -93,7 +93,7 @@ def hybrid_metrics(
 
 
 @dg.asset(
-    ins={f"{name}_metrics": dg.AssetIn() for name in [*BASELINES, "hybrid"]},
+    ins={f"{name}_metrics": dg.AssetIn() for name in [*BASELINES, "hybrid", "similar_items"]},
     group_name=GROUP,
     owners=OWNERS,
     kinds={"polars"},

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -61,6 +62,8 @@ ML-100k optimum) x ``n_factors`` (more factors pay off on more data); 9 fits. ``
 the centres are in each model's docstring. Item-KNN (neighbours) and PureSVD (rank): 3 fits
 each around their defaults, for when the hybrid offers them as candidates. Popularity has no
 grid (fitted as configured)."""
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,8 @@ def select(
         seconds, clocks["last"] = now - clocks["last"], now
         clocks["longest"] = max(clocks["longest"], seconds)
         rows.append({"params": _key(candidate), "stage": stage, **_scores(scores, seconds)})
+        log.info("%s %s: validation NDCG@%d %.4f in %.1f s (%s)", model.__name__,
+                 _key(candidate), k, scores["ndcg"], seconds, stage)  # fmt: skip
         if _best(rows) is rows[-1]:
             kept["model"] = fitted  # only the best so far stays in memory
         return True

@@ -9,6 +9,7 @@ import polars as pl
 import scipy.sparse as sp
 from pydantic import Field
 from scipy.linalg import lapack
+from threadpoolctl import threadpool_limits
 
 from recsys_core.data.ids import RatingData
 from recsys_core.errors import DataError
@@ -23,6 +24,10 @@ __all__ = ["EASE", "EASEParams", "ease_weights"]
 EXPLAIN_PAIRS = 1 << 22
 """(list row, rated item) pairs :meth:`EASE.explain` holds at once (~100 MiB of temporaries)."""
 
+# ONE_THREAD: EASE's float32 Cholesky and products run on one BLAS thread. How a sum is split
+# across threads changes the last bits of float32 results, so the published scores would depend
+# on OPENBLAS_NUM_THREADS; and on 2 shared cores a second thread made the fit 1.8-3.8x slower
+# (docs/benchmarks.md).
 SYMMETRISE_ROWS = 1024
 """Rows per step when copying the inverse's upper triangle to its lower one (no n x n temp)."""
 
@@ -130,7 +135,8 @@ class EASE(Recommender):
             "lower EASE max_items (items beyond it are left to the fallback)",
         )
         self._x = self._signal(data)
-        self.B_ = ease_weights(self._x, p.reg)
+        with threadpool_limits(limits=1, user_api="blas"):  # see ONE_THREAD
+            self.B_ = ease_weights(self._x, p.reg)
 
     def _signal(self, data: RatingData) -> sp.csr_matrix:
         p = self.params
@@ -142,7 +148,8 @@ class EASE(Recommender):
         pad = (-len(users)) % ROW_TILE  # same BLAS kernel for every row: see rows_times
         dense = np.zeros((len(users) + pad, self._x.shape[1]), dtype=np.float32)
         dense[: len(users)] = self._x[users].toarray()
-        sub = (dense @ self.B_)[: len(users)]
+        with threadpool_limits(limits=1, user_api="blas"):  # see ONE_THREAD
+            sub = (dense @ self.B_)[: len(users)]
         if len(self.items_) == n_items:
             return sub
         out = np.full((len(users), n_items), np.nan, dtype=np.float32)

@@ -4,7 +4,8 @@ Layout of the published folder (one per data root, so the history is per data ro
 
     recommendations.parquet, metrics.parquet,  the live files (each replaced atomically)
     report.html, run.json
-    CURRENT.json                               {"run_id": ...} of the live files, written last
+    CURRENT.json                               {"run_id", "schema_version"} of the live files,
+                                               written last
     history/<run_id>/                          the same files as that run published them
 
 Publishing copies a run into its history folder first, then replaces the live files in the fixed
@@ -37,6 +38,7 @@ from typing import Any
 
 from recsys_core.errors import DataError, DataWarning
 from recsys_core.publish.files import copy_atomic, failpoint, write_json_atomic
+from recsys_core.publish.table import SCHEMA_VERSION
 
 __all__ = [
     "CURRENT",
@@ -181,7 +183,7 @@ def make_live(published: str | os.PathLike, run_id: str) -> Path:
             copy_atomic(folder / name, published / name)
         else:  # an optional file this run lacks: never leave another run's copy live
             (published / name).unlink(missing_ok=True)
-    write_json_atomic({"run_id": run_id}, published / CURRENT)
+    write_json_atomic({"run_id": run_id, "schema_version": SCHEMA_VERSION}, published / CURRENT)
     return published / LIVE_FILES[0]
 
 

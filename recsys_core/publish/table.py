@@ -2,7 +2,7 @@
 
 Columns: ``user_id, rank, item_id, score, source, explanation, run_id, generated_at``; one row
 per (user, rank), ranks 1..N, items the user has rated never included. ``source`` names the
-algorithm that produced the row (``pure_svd``, ``item_knn``, ``hybrid``, ``popularity``);
+component that ranked the item highest (``ease``, ``ials``, ...) or ``popularity`` (fallback);
 ``explanation`` lists up to 3 of the user's rated items behind the row (empty for popularity
 rows); ``generated_at`` is the UTC time of the run. The whole contract, with reading recipes,
 is ``docs/contract.md``; its changes are in ``CHANGELOG.md``.
@@ -60,10 +60,10 @@ COLUMN_DOCS = {
     "user_id": "The user the row is for, as in the raw files (integer or string ids).",
     "rank": "Position in the user's list, 1 (best) to N, each rank once per user.",
     "item_id": "The recommended item, never one the user has already rated.",
-    "score": "The ranking score (for blended rows the per-user z-score): finite, never "
-    "increasing down a user's list, comparable within one user only.",
-    "source": "The algorithm that produced the row: hybrid, item_knn, pure_svd or popularity "
-    "(the backfill for users or slots the others cannot score).",
+    "score": "The per-user z-score of the blend (the fallback's rows too: one unit): finite, "
+    "never increasing down a user's list, comparable within one user only.",
+    "source": "The component that ranked the item highest (ease, ials, item_knn, pure_svd) or "
+    "popularity (the fallback for users or slots the components cannot score).",
     "explanation": "Up to 3 items the user rated that led to the row; empty for popularity rows.",
     "run_id": "The run that wrote the table; the same value on every row.",
     "generated_at": "UTC time the run built the lists; the same value on every row.",

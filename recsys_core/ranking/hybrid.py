@@ -35,6 +35,7 @@ from recsys_core.models.components import components_state, restore_components
 from recsys_core.models.ease import EASE
 from recsys_core.models.registry import build
 from recsys_core.params import as_dict, build_params, require
+from recsys_core.progress import Progress
 from recsys_core.ranking.blend import blend_into, zscore_rows, zscore_scored
 from recsys_core.ranking.candidates import seen_mask
 from recsys_core.ranking.choice import (
@@ -234,9 +235,11 @@ class Hybrid(Recommender):
         data = self.data
         parts = []
         size = block_size or auto_block_size(data.n_items, HYBRID_BUDGET)
+        progress = Progress(len(idx), "users ranked")
         for block in user_blocks(idx, size):
             lists = self.lists_block(block, n)
             parts.append((block[lists.rows], lists.ranks, lists.items, lists.scores, lists.source))
+            progress.update(progress.done + len(block))
         sources = [p[4] for p in parts]
         src = np.concatenate(sources) if sources else np.empty(0, dtype=np.int64)
         return TopN.concat([p[:4] for p in parts]), src

@@ -60,6 +60,7 @@ def build_report(inputs: ReportInputs) -> str:
             sections.trends(inputs),
             sections.popularity(inputs),
             sections.segments(inputs),
+            sections.similar(inputs),
             sections.glossary(inputs),
             sections.settings(inputs),
         ]

@@ -95,6 +95,28 @@ def segments(inputs: ReportInputs) -> str:
     )
 
 
+LAST_ITEM = "last_item"
+"""Metrics segment of the similar-items evaluation (the user's last rated item -> its list)."""
+
+
+def similar(inputs: ReportInputs) -> str:
+    """The similar-items table's own evaluation beside popularity's (empty when not evaluated)."""
+    rows = inputs.metrics.filter(
+        (pl.col("segment") == LAST_ITEM) & (pl.col("k") == inputs.k)
+    ).pivot(on="metric", index="model", values="value", aggregate_function="first")
+    if rows.height == 0:
+        return ""
+    return "\n".join(
+        [
+            f"<h2>Similar items: the last rated item's list, NDCG@{inputs.k}</h2>",
+            "<p>For each test user, the similar items of the item they rated last in training, "
+            "taken as a top-k list and scored on their test ratings, beside the most popular "
+            "items for the same users.</p>",
+            html_table(rows.sort("model")),
+        ]
+    )
+
+
 def glossary(inputs: ReportInputs) -> str:
     """Each metric in one sentence."""
     items = "".join(
