@@ -109,8 +109,9 @@ def read_ratings(path: str | os.PathLike, reader: Reader | None = None) -> Parse
     """Read one raw rating file into a :class:`ParsedFile` (format detected per file).
 
     The file is read in batches (about :data:`recsys_core.data.lines.BATCH_BYTES` of text, or
-    :data:`BATCH_ROWS` Parquet rows), each typed and checked on its own with only its good rows kept, so memory
-    follows the validated ratings, not the file. The batch size changes nothing in the result.
+    :data:`BATCH_ROWS` Parquet rows), each typed and checked on its own with only its good rows
+    kept, so memory follows the validated ratings, not the file. The batch size changes nothing
+    in the result.
     """
     path = Path(path)
     reader = reader or Reader()
