@@ -165,6 +165,7 @@ def drift_checks_against_the_live_run(
 
 PUBLISH_GATES = [
     dg.AssetCheckKey(dg.AssetKey("evaluation"), "quality_gate"),
+    dg.AssetCheckKey(dg.AssetKey("similar_items"), "similar_items_contract"),
     *(dg.AssetCheckKey(dg.AssetKey("recommendations"), n) for n in RECOMMENDATION_CHECKS),
     *(dg.AssetCheckKey(dg.AssetKey("recommendations"), n) for n in DRIFT_CHECKS),
 ]

@@ -114,13 +114,22 @@ def _upload(local: Path, target: UPath) -> None:
 
 @contextmanager
 def run_files(
-    recommendations: pl.DataFrame, metrics: pl.DataFrame, report: str, record: dict
+    recommendations: pl.DataFrame,
+    metrics: pl.DataFrame,
+    similar: pl.DataFrame,
+    report: str,
+    record: dict,
 ) -> Iterator[dict[str, Path]]:
     """A run's published files, written to a private temporary folder: name -> path."""
     with tempfile.TemporaryDirectory(prefix="recsys-run-") as tmp:
         files = {name: Path(tmp) / name for name in history.LIVE_FILES}
         write_published(recommendations, files["recommendations.parquet"], record["run_id"])
         metrics.write_parquet(files["metrics.parquet"], row_group_size=ROW_GROUP, statistics=True)
+        similar = similar.with_columns(
+            pl.lit(record["run_id"]).alias("run_id"),
+            pl.lit(datetime.fromisoformat(record["date"])).alias("generated_at"),
+        )
+        similar.write_parquet(files["similar_items.parquet"], row_group_size=ROW_GROUP)
         files["report.html"].write_text(report, encoding="utf-8")
         files["run.json"].write_text(json.dumps(record, indent=2, sort_keys=True, default=str))
         yield files

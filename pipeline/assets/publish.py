@@ -180,7 +180,8 @@ def report(
     code_version="3",
     description="The live table downstream systems read, "
     "$RECSYS_DATA_DIR/published/recommendations.parquet (" + ", ".join(PUBLISHED_COLUMNS) + "), "
-    "made live together with metrics.parquet, report.html and run.json (CURRENT.json last); "
+    "made live together with metrics.parquet, similar_items.parquet, report.html and run.json "
+    "(CURRENT.json last); "
     "each run's copies are kept under published/history/<run_id>/ (publish.keep_runs of them).",
 )
 def published_recommendations(
@@ -190,12 +191,13 @@ def published_recommendations(
     lock: DataRootLock,
     recommendations: pl.DataFrame,
     evaluation: pl.DataFrame,
+    similar_items: pl.DataFrame,
     report: str,
     run_record: dict,
 ) -> dg.MaterializeResult:
     require_gates_passed(context)
     run_id = context.run.run_id
-    with run_files(recommendations, evaluation, report, run_record) as files:
+    with run_files(recommendations, evaluation, similar_items, report, run_record) as files:
         Published(data_root).publish(run_id, files, settings.effective.publish.keep_runs)
     lineage = column_lineage({c: [("recommendations", c)] for c in PUBLISHED_COLUMNS})
     return dg.MaterializeResult(

@@ -57,7 +57,13 @@ __all__ = [
     "runs",
 ]
 
-LIVE_FILES = ("recommendations.parquet", "metrics.parquet", "report.html", "run.json")
+LIVE_FILES = (
+    "recommendations.parquet",
+    "metrics.parquet",
+    "similar_items.parquet",
+    "report.html",
+    "run.json",
+)
 """The published files of a run, in the order they are replaced (``CURRENT.json`` comes last)."""
 REQUIRED = LIVE_FILES[:2]
 RUN_RECORD = "run.json"
