@@ -3,7 +3,8 @@
 Assets take and return values; this decides where they live under the data root, so lineage
 follows from the assets' inputs and no asset spells a file name:
 
-- a polars ``DataFrame`` -> ``warehouse/<asset>.parquet`` (row groups of 100k rows, statistics);
+- a polars ``DataFrame`` -> ``warehouse/<asset>.parquet`` (row groups of 100k rows, statistics),
+  its column schema described from the asset's ``columns`` metadata (column -> sentence);
 - a fitted :class:`~recsys_core.models.base.Recommender` -> ``models/<asset>.npz`` through the
   model contract (plain arrays and a JSON header, never pickle);
 - a ``dict`` (a small record: chosen settings, file listings) -> ``warehouse/<asset>.json``;
@@ -27,6 +28,7 @@ import dagster as dg
 import polars as pl
 from upath import UPath
 
+from pipeline.metadata import described_columns
 from pipeline.resources import root_uri
 from recsys_core.models.base import Recommender
 from recsys_core.publish.files import atomic_write
@@ -118,7 +120,10 @@ class RecsysIOManager(dg.UPathIOManager):
             return
         path = self._folder_path(context, suffix_for(obj))
         write_value(obj, path)
-        context.add_output_metadata({"dagster/uri": dg.MetadataValue.path(str(path))})
+        metadata: dict[str, Any] = {"dagster/uri": dg.MetadataValue.path(str(path))}
+        if isinstance(obj, pl.DataFrame):  # the asset's ``columns`` describe its schema
+            metadata |= described_columns(obj, context.definition_metadata)
+        context.add_output_metadata(metadata)
 
     def load_input(self, context: dg.InputContext) -> Any:
         for suffix in KINDS:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
@@ -55,6 +56,18 @@ def table_metadata(frame: pl.DataFrame, descriptions: dict[str, str] | None = No
         "dagster/row_count": frame.height,
         "dagster/column_schema": dg.TableSchema(columns=columns),
     }
+
+
+def described_columns(frame: pl.DataFrame, definition: Mapping[str, Any] | None) -> dict:
+    """The column schema of ``frame`` with each column's sentence from the ``columns`` entry of
+    an asset's definition metadata (column -> description), or nothing when it has none, so
+    the schema an asset logged is replaced only by a better one."""
+    columns = (definition or {}).get("columns")
+    columns = getattr(columns, "value", columns)  # a MetadataValue.json or a plain dict
+    if not isinstance(columns, Mapping) or not columns:
+        return {}
+    descriptions = {str(name): str(text) for name, text in columns.items()}
+    return {"dagster/column_schema": table_metadata(frame, descriptions)["dagster/column_schema"]}
 
 
 def column_lineage(sources: dict[str, list[tuple[str, str]]]) -> dg.TableColumnLineage:

@@ -14,29 +14,27 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 EXPECTED_EDGES = {
-    "ratings": {"raw_ratings"},
+    "ratings": {"raw_files"},
     "train_ratings": {"ratings"},
     "test_ratings": {"ratings"},
     "popularity_model": {"ratings"},
-    "item_knn_model": {"ratings"},
-    "svd_model": {"ratings"},
-    "pure_svd_model": {"ratings"},
     "hybrid_tuning": {"train_ratings"},
     "model_tuning": {"train_ratings"},
-    "eval_item_knn": {"train_ratings", "test_ratings"},
-    "eval_rating_blend": {"train_ratings", "test_ratings"},
-    "eval_hybrid": {"eval_item_knn", "eval_pure_svd", "eval_popularity", "hybrid_tuning"},
-    "evaluation": {
-        f"eval_{m}" for m in ("popularity", "item_knn", "svd", "pure_svd", "hybrid", "rating_blend")
-    },
-    "recommendations": {
-        "item_knn_model",
-        "pure_svd_model",
-        "popularity_model",
-        "hybrid_tuning",
+    "hybrid_model": {"hybrid_tuning", "popularity_model", "ratings"},
+    "hybrid_train_model": {"hybrid_tuning", "popularity_train_model", "train_ratings"},
+    "hybrid_metrics": {"hybrid_train_model", "train_ratings", "test_ratings"},
+    "rating_blend_metrics": {"rating_blend_train_model", "train_ratings", "test_ratings"},
+    "evaluation": {f"{m}_metrics" for m in ("popularity", "biased_mf", "hybrid", "rating_blend")},
+    "recommendations": {"hybrid_model", "evaluation"},
+    "run_record": {
         "evaluation",
+        "hybrid_tuning",
+        "ingest_summary",
+        "ratings",
+        "recommendations",
     },
-    "published_recommendations": {"recommendations"},
+    "report": {"evaluation", "quarantine", "ratings", "recommendations", "run_record"},
+    "published_recommendations": {"evaluation", "recommendations", "report", "run_record"},
 }
 
 QUERY = """
@@ -58,9 +56,15 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def webserver(tmp_path_factory):
+def home(tmp_path_factory) -> Path:
+    """The webserver's DAGSTER_HOME; its data root is ``home/data``."""
     home = tmp_path_factory.mktemp("dagster_home")
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return home
+
+
+@pytest.fixture(scope="module")
+def webserver(home):
     port = _free_port()
     exe = Path(sys.executable).with_name("dagster-webserver")
     env = {**os.environ, "DAGSTER_HOME": str(home), "RECSYS_DATA_DIR": str(home / "data")}
@@ -116,3 +120,70 @@ def test_graphql_shows_location_graph_automation_and_checks(webserver):
     rec_checks = nodes["recommendations"]["assetChecksOrError"]["checks"]
     assert {c["name"] for c in rec_checks} >= {"rows_per_user", "already_rated", "finite_scores"}
     assert all(c["blocking"] for c in rec_checks)
+
+
+METADATA_QUERY = """
+{
+  assetNodes { assetKey { path }
+    assetMaterializations(limit: 1) { runId metadataEntries { label __typename
+      ... on TableSchemaMetadataEntry { schema { columns { name type description } } } } } }
+}
+"""
+DESCRIBED_TABLES = ("ratings", "recommendations", "published_recommendations")
+"""Tables whose every column must carry a description in the UI: the warehouse's ratings and
+the lists people consume."""
+
+
+@pytest.fixture(scope="module")
+def materialized(home) -> str:
+    """One run of the whole graph (evaluation.k 5) in the webserver's DAGSTER_HOME."""
+    import dagster as dg
+
+    from pipeline.definitions import ASSETS, CHECKS, resources
+    from tests.conftest import random_ratings
+
+    data = home / "data"
+    (data / "raw").mkdir(parents=True)
+    random_ratings(n_users=40, n_items=60, seed=1).write_csv(data / "raw" / "r.csv")
+    config = {"publish": {"min_lift": 1.0}, "evaluation": {"k": 5}}
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        result = dg.materialize(
+            [*ASSETS, *CHECKS],
+            instance=instance,
+            resources=resources(str(data)),
+            run_config={"resources": {"settings": {"config": config}}},
+            raise_on_error=False,
+        )
+    assert result.success, "the run for the UI failed"
+    return result.run_id
+
+
+@pytest.mark.slow
+def test_ui_describes_every_column_and_labels_metrics_with_k(webserver, materialized):
+    response = httpx.post(f"{webserver}/graphql", json={"query": METADATA_QUERY}, timeout=60)
+    body = response.json()
+    assert "errors" not in body, body.get("errors")
+    latest = {
+        "/".join(n["assetKey"]["path"]): n["assetMaterializations"][0]
+        for n in body["data"]["assetNodes"]
+        if n["assetMaterializations"]
+    }
+    assert {m["runId"] for m in latest.values()} == {materialized}
+    for table in DESCRIBED_TABLES:
+        assert table in latest, f"{table} has no materialization in the UI"
+        entries = {e["label"]: e for e in latest[table]["metadataEntries"]}
+        schema = entries.get("dagster/column_schema")
+        assert schema, f"{table}: no column schema"
+        columns = schema["schema"]["columns"]
+        assert columns, f"{table}: empty column schema"
+        bare = [c["name"] for c in columns if not (c["description"] or "").strip()]
+        assert not bare, f"{table}: columns without a description: {bare}"
+    labels = {e["label"] for e in latest["evaluation"]["metadataEntries"]}
+    assert {"hybrid/ndcg@5", "popularity/ndcg@5"} <= labels, sorted(labels)
+    at_k = sorted(
+        f"{asset}: {e['label']}"
+        for asset, m in latest.items()
+        for e in m["metadataEntries"]
+        if "@" in e["label"] and not e["label"].endswith("@5")
+    )
+    assert not at_k, f"metadata labelled with another k than the configured 5: {at_k}"
