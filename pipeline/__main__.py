@@ -104,15 +104,15 @@ def run(demo: bool = False) -> int:
             state = "its lists are live" if live == result.run_id else f"run {live} stays live"
         print(f"run {result.run_id} FAILED ({state}): {failure_reason(result)}", file=sys.stderr)
         return 1
-    print(f"\nrun {result.run_id} succeeded; published under {root.uri}/published/:")
-    print("  recommendations.parquet, metrics.parquet, report.html, run.json")
+    print(f"run {result.run_id} succeeded; published under {root.uri}/published/ "
+          "(recommendations, similar_items, metrics, report.html, run.json)")  # fmt: skip
     metrics = pl.read_parquet(root.local("published", "metrics.parquet"))
     table = table_at_k(metrics, LOAD_TIME.evaluation.k).select(
         "model", *[c for c in ("ndcg", "precision", "recall", "rmse", "coverage")]
     )
-    print(f"\nheadline metrics on the test split (k={LOAD_TIME.evaluation.k}):")
+    print(f"headline metrics on the test split (k={LOAD_TIME.evaluation.k}):")
     with pl.Config(tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True, tbl_rows=20,
-                   float_precision=4):  # fmt: skip
+                   float_precision=4, tbl_formatting="ASCII_MARKDOWN"):  # fmt: skip
         print(table)
     return 0
 

@@ -157,7 +157,7 @@ def report_inputs(
     popularity = headline(metrics, "popularity", k)
     if popularity is not None:
         bound = gate.min_lift * popularity
-        detail = f"{gate.min_lift:.2f} x popularity's NDCG {popularity:.4f}"
+        detail = f"publish.min_lift {gate.min_lift:.2f} x popularity's NDCG {popularity:.4f}"
         checks.append(GateCheck("popularity_lift", observed, bound, observed - bound,
                                 observed >= bound, detail))  # fmt: skip
     return ReportInputs(

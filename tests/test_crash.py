@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # (failpoint, whether the live recommendations must still be the previous run's)
 KILL_POINTS = [
     ("before-rename:warehouse/ratings.parquet", True),  # mid-way through writing Parquet
-    ("before-rename:models/item_knn_model.npz", True),  # mid-way through saving a model
+    ("before-rename:models/hybrid_model.npz", True),  # mid-way through saving a model
     ("before-rename:warehouse/recommendations.parquet", True),  # staging the new lists
     ("publish:before-live", True),  # history written, live table not yet replaced
     ("before-rename:published/recommendations.parquet", True),  # during the live swap

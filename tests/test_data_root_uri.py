@@ -29,7 +29,7 @@ def test_whole_graph_on_a_uri_root_twice(tmp_path):
     live = store / "published" / "recommendations.parquet"
     assert pl.read_parquet(live)["user_id"].n_unique() == 40
     assert pl.read_parquet(live)["run_id"].unique().item() == first.run_id
-    for part in ("warehouse/ratings.parquet", "models/item_knn_model.npz", "published/report.html"):
+    for part in ("warehouse/ratings.parquet", "models/hybrid_model.npz", "published/report.html"):
         assert (store / part).is_file(), part
     assert not list(store.rglob(".tmp-*")), "a temporary object was left in the store"
     second = run_graph(store.as_uri())

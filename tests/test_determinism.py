@@ -65,6 +65,7 @@ def test_identical_content_across_runs_block_sizes_and_threads(tmp_path):
     assert a.equals(b)
 
 
+@pytest.mark.ml100k
 def test_ml100k_consecutive_runs_identical(tmp_path):
     if not ML100K.exists():
         pytest.skip("ml-100k not available")

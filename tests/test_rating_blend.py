@@ -133,6 +133,7 @@ def test_a_blend_with_kept_similarities_saves_and_loads(tmp_path):
     np.testing.assert_array_equal(loaded.predict(pairs), blend.predict(pairs))
 
 
+@pytest.mark.ml100k
 def test_ml100k_rmse_floor():
     if not ML100K.exists():
         pytest.skip("ml-100k not available")

@@ -39,7 +39,8 @@ def test_grid_search_trials_and_best():
     assert best_params(trials) == json.loads(trials.sort("ndcg_mean", descending=True)["params"][0])
 
 
-def test_tuning_job_writes_trials_and_nightly_models_can_use_them(tmp_path):
+def test_tuning_job_writes_trials_and_nightly_models_can_use_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("RECSYS_DATA_DIR", str(tmp_path))  # the job's own resources' root
     (tmp_path / "raw").mkdir()
     random_ratings(n_users=40, n_items=60, seed=2).write_csv(tmp_path / "raw" / "r.csv")
     tuning = {

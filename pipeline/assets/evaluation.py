@@ -14,6 +14,14 @@ from recsys_core.evaluation.protocol import evaluate
 from recsys_core.settings import TUNED_BY, Settings
 
 GROUP = "evaluation"
+METRIC_COLUMNS = {
+    "run_id": "The run that evaluated (the combined table only).",
+    "model": "The evaluated model (hybrid, a component it kept, or a baseline).",
+    "metric": "ndcg, precision, recall, map, hit, coverage, rmse, mae, ... (see the glossary).",
+    "k": "The list length the metric judges (none for rmse/mae).",
+    "segment": "all, a user segment (cold/warm/heavy_users) or last_item (similar items).",
+    "value": "The metric's value.",
+}
 
 TRAIN_MODELS = [
     fitted_model(name, "train_model", "train_ratings", "Fitted on the training split.")
@@ -53,6 +61,7 @@ def metrics_asset(name: str) -> dg.AssetsDefinition:
         owners=OWNERS,
         kinds={"polars"},
         code_version="3",
+        metadata={"columns": METRIC_COLUMNS},
         description=f"The {name} model's metrics on the test split (model, metric, k, segment, "
         "value): RMSE/MAE where it predicts ratings, ranking metrics at k and the curve's k, "
         "coverage and beyond-accuracy measures.",
@@ -77,6 +86,7 @@ MODEL_METRICS = [metrics_asset(name) for name in BASELINES]
     owners=OWNERS,
     kinds={"polars"},
     code_version="3",
+    metadata={"columns": METRIC_COLUMNS},
     description="The published hybrid's metrics on the test split (its training-split fit), "
     "and each component it kept, alone: the same fits, scored on their own.",
 )
@@ -98,6 +108,7 @@ def hybrid_metrics(
     owners=OWNERS,
     kinds={"polars"},
     code_version="5",
+    metadata={"columns": METRIC_COLUMNS},
     description="Every evaluated model's metrics in one table (run_id, model, metric, k, "
     "segment, value); the publish gate (quality_gate) checks it.",
 )

@@ -10,6 +10,7 @@ from pipeline.resources import DataRoot
 from pipeline.settings import RecsysSettings
 from recsys_core.data.readers import Reader, read_ratings
 from recsys_core.data.validate import validate
+from recsys_core.data.watch import display_name
 from recsys_core.publish.files import remove_stale_temps, sha256_file
 
 GROUP = "ingest"
@@ -19,6 +20,13 @@ RATING_COLUMNS = {
     "item_id": "The item's own id, as in the raw files (Int64 if every id is an integer).",
     "rating": "The rating, within ingest.rating_scale.",
     "timestamp": "Unix seconds (null when the file has no time column).",
+}
+
+QUARANTINE_COLUMNS = {
+    "file": "The raw file the row came from.",
+    "line": "Its line number in that file (1-based; Parquet: the row number).",
+    "reason": "Why it was set aside, naming the column and ending with the value.",
+    "raw": "The line as read (bytes that are not UTF-8 shown as \\xNN).",
 }
 
 
@@ -39,7 +47,10 @@ def raw_files(
         for stale in remove_stale_temps(data_root.local()):
             context.log.warning("removed %s, left by an interrupted run", stale)
     with data_root.raw_copies() as files:
-        listing = {f.name: {"bytes": f.stat().st_size, "sha256": sha256_file(f)} for f in files}
+        listing = {
+            display_name(f.name): {"bytes": f.stat().st_size, "sha256": sha256_file(f)}
+            for f in files
+        }
     skipped = data_root.skipped_raw()
     if skipped:
         context.log.warning(
@@ -60,6 +71,7 @@ def raw_files(
         ),
         "quarantine": dg.AssetOut(
             description="Every row set aside (file, line, reason, raw), with its reason.",
+            metadata={"columns": QUARANTINE_COLUMNS},
             kinds={"polars", "parquet"},
         ),
         "ingest_summary": dg.AssetOut(

@@ -63,7 +63,7 @@ def _bucket_op(bucket: int) -> dg.OpDefinition:
     ) -> pl.DataFrame:
         s, hybrid = settings.effective, hybrid_model
         users = bucket_members(hybrid.data.users.ids, bucket, BUCKETS)
-        context.log.info("bucket %d of %d: %d users", bucket, BUCKETS, users.len())
+        context.log.debug("bucket %d of %d: %d users", bucket, BUCKETS, users.len())
         return hybrid.recommend_explained(n=s.topn.n, users=users, block_size=s.topn.block_size)
 
     return _rank

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import dagster as dg
 import polars as pl
 
-from pipeline.assets.ingest import OWNERS
+from pipeline.assets.ingest import OWNERS, RATING_COLUMNS
 from pipeline.metadata import output
 from pipeline.settings import RecsysSettings
 from recsys_core.data.split import random_split
@@ -18,6 +18,7 @@ PARTS = {"train_ratings": "training", "test_ratings": "test"}
     outs={
         name: dg.AssetOut(
             description=f"The {part} side of the seeded random evaluation split (split.*).",
+            metadata={"columns": RATING_COLUMNS},
             kinds={"polars", "parquet"},
             owners=OWNERS,
             code_version="2",

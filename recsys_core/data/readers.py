@@ -115,18 +115,25 @@ def read_ratings(path: str | os.PathLike, reader: Reader | None = None) -> Parse
     """
     path = Path(path)
     reader = reader or Reader()
+    label = file_label(path)
     if not path.is_file():
-        raise DataError(f"{path}: no such file")
+        raise DataError(f"{label}: no such file")
     blank = [0]
     if path.suffix.lower() in PARQUET_SUFFIXES:
         batches = _parquet_batches(path)
     else:
         batches = _text_batches(path, reader, blank)
     scale = reader.rating_scale
-    parts = [rules.apply(frame, scale, str(path), 0, where) for frame, where in batches]
+    parts = [rules.apply(frame, scale, label, 0, where) for frame, where in batches]
     if not parts:
-        parts = [rules.apply(rules.empty_parsed(), scale, str(path), 0, {})]
-    return rules.combine(parts, str(path), blank[0])
+        parts = [rules.apply(rules.empty_parsed(), scale, label, 0, {})]
+    return rules.combine(parts, label, blank[0])
+
+
+def file_label(path: Path) -> str:
+    """How a file is named in the data and in messages: its path, with any byte of the name that
+    is not UTF-8 (a Latin-1 ``é``) shown as ``\\xNN`` instead of breaking every message."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 ParsedFile = rules.ParsedFile
@@ -173,7 +180,7 @@ def _text_batches(path: Path, reader: Reader, n_blank: list[int]) -> Iterator[Ba
     first = first_line["raw"] if first_line else ""
     sep = reader.sep or _sniff_sep(first)
     if sep is None and first_line:
-        where = f"{path}:{first_line['line']}"
+        where = f"{file_label(path)}:{first_line['line']}"
         raise DataError(f"{where}: cannot detect the field separator of {first[:80]!r}; set sep")
     sep = sep or "\t"  # no text line at all: every line is already quarantined
     header = _header_format(first.split(sep)) if first_line else None
@@ -235,11 +242,13 @@ def _parquet_batches(path: Path) -> Iterator[Batch]:
         file = pq.ParquetFile(path)
         columns = file.schema_arrow.names
     except Exception as exc:  # pyarrow raises several types for corrupt files
-        raise DataError(f"{path}: cannot read as Parquet ({exc})") from exc
+        raise DataError(f"{file_label(path)}: cannot read as Parquet ({exc})") from exc
     names = {ALIASES[_norm(c)]: c for c in columns if _norm(c) in ALIASES}
     missing = [f for f in ("user", "item", "rating") if f not in names]
     if missing:
-        raise DataError(f"{path}: Parquet file lacks column(s) for {missing}; has {columns}")
+        raise DataError(
+            f"{file_label(path)}: Parquet file lacks column(s) for {missing}; has {columns}"
+        )
     where = {COLUMN[f]: f"column {names[f]!r}" for f in FIELDS if f in names}
     wanted = [names[f] for f in FIELDS if f in names]
     first_line = 1
@@ -252,7 +261,7 @@ def _parquet_batches(path: Path) -> Iterator[Batch]:
     except DataError:
         raise
     except Exception as exc:
-        raise DataError(f"{path}: cannot read as Parquet ({exc})") from exc
+        raise DataError(f"{file_label(path)}: cannot read as Parquet ({exc})") from exc
 
 
 def _parquet_fields(frame: pl.DataFrame, names: dict[str, str], first_line: int) -> pl.DataFrame:

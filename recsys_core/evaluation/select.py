@@ -127,7 +127,7 @@ def select(
         seconds, clocks["last"] = now - clocks["last"], now
         clocks["longest"] = max(clocks["longest"], seconds)
         rows.append({"params": _key(candidate), "stage": stage, **_scores(scores, seconds)})
-        log.info("%s %s: validation NDCG@%d %.4f in %.1f s (%s)", model.__name__,
+        log.debug("%s %s: validation NDCG@%d %.4f in %.1f s (%s)", model.__name__,
                  _key(candidate), k, scores["ndcg"], seconds, stage)  # fmt: skip
         if _best(rows) is rows[-1]:
             kept["model"] = fitted  # only the best so far stays in memory
@@ -139,7 +139,10 @@ def select(
     else:
         _extend_edges(grid, rows, run, edge_steps, edge_keys)
     trials = pl.DataFrame(rows)
-    best = merge_params(base, json.loads(_best(rows)["params"]))
+    top = _best(rows)
+    best = merge_params(base, json.loads(top["params"]))
+    log.info("%s: chose %s (validation NDCG@%d %.4f) of %d candidates in %.1f s", model.__name__,
+             top["params"], k, top["ndcg"], len(rows), sum(r["seconds"] for r in rows))  # fmt: skip
     return Selection(best, trials, kept["model"])
 
 

@@ -104,6 +104,7 @@ class IALS(Recommender):
             raise DataError("IALS diverged: non-finite factors (raise reg)")
         self.user_factors_ = np.ascontiguousarray(users, dtype=np.float32)
         self.item_factors_ = np.ascontiguousarray(items, dtype=np.float32)
+        self._scoring = None
 
     def _signal(self, user_items: sp.csr_matrix) -> sp.csr_matrix:
         p = self.params
@@ -143,7 +144,15 @@ class IALS(Recommender):
         return np.asarray(out, dtype=np.float32).reshape(rows.shape[0], -1)
 
     def score_users(self, users: np.ndarray) -> np.ndarray:
-        return rows_times(self.user_factors_, users, self.item_factors_.T)
+        """``p_u . q_i`` in float64: float32 BLAS rounds a row differently by how many rows
+        share its block, which would make a user's list depend on the top-N buckets."""
+        if getattr(self, "_scoring", None) is None:
+            self._scoring = (
+                self.user_factors_.astype(np.float64),
+                np.ascontiguousarray(self.item_factors_.T, dtype=np.float64),
+            )
+        left, right = self._scoring
+        return rows_times(left, users, right)
 
     def _state(self) -> dict[str, np.ndarray]:
         return {"user_factors": self.user_factors_, "item_factors": self.item_factors_}
@@ -151,3 +160,4 @@ class IALS(Recommender):
     def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
         self.user_factors_ = np.ascontiguousarray(arrays["user_factors"], dtype=np.float32)
         self.item_factors_ = np.ascontiguousarray(arrays["item_factors"], dtype=np.float32)
+        self._scoring = None

@@ -166,11 +166,15 @@ def quality_gate_checks(
     """The NDCG gate of :func:`recsys_core.publish.checks.quality_problems` with its numbers:
     a floor (``ndcg >= min_ndcg``) and a regression guard (``ndcg >= live - max_drop``), which
     passes with no threshold before the first published run."""
-    floor = GateCheck("ndcg_floor", ndcg, min_ndcg, ndcg - min_ndcg, ndcg >= min_ndcg)
+    floor = GateCheck(
+        "ndcg_floor", ndcg, min_ndcg, ndcg - min_ndcg, ndcg >= min_ndcg, "publish.min_ndcg"
+    )
     if live_ndcg is None:
-        guard = GateCheck("ndcg_regression", ndcg, None, None, True, "no live run yet")
+        guard = GateCheck(
+            "ndcg_regression", ndcg, None, None, True, "no live run yet (publish.max_ndcg_drop)"
+        )
     else:
         bound = live_ndcg - max_drop
-        detail = f"live run's NDCG {live_ndcg:.4f} minus the allowed drop {max_drop:.4f}"
+        detail = f"live run's NDCG {live_ndcg:.4f} minus publish.max_ndcg_drop {max_drop:.4f}"
         guard = GateCheck("ndcg_regression", ndcg, bound, ndcg - bound, ndcg >= bound, detail)
     return [floor, guard]
