@@ -36,7 +36,7 @@ from recsys_core.data.split import random_split
 from recsys_core.models.base import Recommender
 from recsys_core.models.components import components_state, restore_components
 from recsys_core.models.knn import KNNBase
-from recsys_core.models.registry import build, check_spec
+from recsys_core.models.registry import build, check_spec, without_nulls
 from recsys_core.params import BadKey, Params
 from recsys_core.ranking.blend import blend, zscore_rows
 from recsys_core.ranking.candidates import seen_mask
@@ -91,10 +91,7 @@ class RatingBlendParams(Params):
     @field_validator("components", mode="before")
     @classmethod
     def _drop_none(cls, components: Any) -> Any:
-        """A component set to None (null in YAML) is removed: how a settings layer drops one."""
-        if isinstance(components, dict):
-            return {k: v for k, v in components.items() if v is not None}
-        return components
+        return without_nulls(components)
 
     @field_validator("components")
     @classmethod

@@ -62,3 +62,11 @@ def check_spec(
     except ConfigError as exc:
         raise BadKey(at + "params", spec.get("params"), str(exc)) from None
     return model
+
+
+def without_nulls(components: Any) -> Any:
+    """A component spec mapping without the components set to None (null in YAML): how a
+    settings layer removes a default component."""
+    if isinstance(components, Mapping):
+        return {k: v for k, v in components.items() if v is not None}
+    return components

@@ -18,7 +18,7 @@ from pydantic import Field, field_validator, model_validator
 
 from recsys_core.evaluation.select import DEFAULT_GRIDS, select
 from recsys_core.models.base import Recommender
-from recsys_core.models.registry import build, check_spec, registered
+from recsys_core.models.registry import build, check_spec, registered, without_nulls
 from recsys_core.params import BadKey, as_dict, build_params, require
 from recsys_core.ranking.params import BlendParams
 from recsys_core.ranking.tuning import tune, validation_split
@@ -59,10 +59,7 @@ class HybridParams(BlendParams):
     @field_validator("components", mode="before")
     @classmethod
     def _drop_none(cls, components: Any) -> Any:
-        """A component set to None (null in YAML) is removed: how a settings layer drops one."""
-        if isinstance(components, dict):
-            return {k: v for k, v in components.items() if v is not None}
-        return components
+        return without_nulls(components)
 
     @field_validator("components")
     @classmethod
