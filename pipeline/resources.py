@@ -63,11 +63,12 @@ class DataRoot(dg.ConfigurableResource):
             raise ValueError(f"{self.uri} is not a local folder")
         return Path(self.uri).joinpath(*parts)
 
-    def skipped_raw(self) -> int:
-        """How many entries of ``raw/`` are not read: hidden, ``.part`` uploads, folders."""
+    def skipped_raw(self) -> list[str]:
+        """The entries of ``raw/`` that are not read: hidden, ``.part`` uploads, folders and
+        links that lead outside it."""
         if not self.is_local:
-            return 0
-        return len(watched_files(self.local("raw"))[1])
+            return []
+        return watched_files(self.local("raw"))[1]
 
     @contextmanager
     def raw_copies(self) -> Iterator[list[Path]]:

@@ -32,15 +32,19 @@ T0 = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
 
 
 def staged(folder: Path, tag: int, report: bool = True, day: int = 0) -> dict[str, Path]:
-    """The four files of one run, each with content unique to ``tag``."""
+    """The five files of one run, each with content unique to ``tag``."""
     folder.mkdir(parents=True, exist_ok=True)
     files = {
         "recommendations.parquet": folder / "recs.parquet",
         "metrics.parquet": folder / "metrics.parquet",
+        "similar_items.parquet": folder / "similar.parquet",
         "run.json": folder / "run.json",
     }
     pl.DataFrame({"user_id": [tag] * 3, "item_id": [1, 2, 3]}).write_parquet(files[LIVE_FILES[0]])
     pl.DataFrame({"model": ["knn"], "ndcg": [tag / 100]}).write_parquet(files["metrics.parquet"])
+    pl.DataFrame({"item_id": [tag], "similar_item_id": [tag + 1]}).write_parquet(
+        files["similar_items.parquet"]
+    )
     record = run_record(
         f"run{tag}",
         data_root="/data/root",

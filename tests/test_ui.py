@@ -18,13 +18,17 @@ EXPECTED_EDGES = {
     "train_ratings": {"ratings"},
     "test_ratings": {"ratings"},
     "popularity_model": {"ratings"},
-    "hybrid_tuning": {"train_ratings"},
+    "hybrid_train_tuning": {"train_ratings"},
+    "hybrid_tuning": {"ratings", "hybrid_train_tuning"},
     "model_tuning": {"train_ratings"},
     "hybrid_model": {"hybrid_tuning", "popularity_model", "ratings"},
-    "hybrid_train_model": {"hybrid_tuning", "popularity_train_model", "train_ratings"},
+    "hybrid_train_model": {"hybrid_train_tuning", "popularity_train_model", "train_ratings"},
     "hybrid_metrics": {"hybrid_train_model", "train_ratings", "test_ratings"},
     "rating_blend_metrics": {"rating_blend_train_model", "train_ratings", "test_ratings"},
-    "evaluation": {f"{m}_metrics" for m in ("popularity", "biased_mf", "hybrid", "rating_blend")},
+    "evaluation": {
+        f"{m}_metrics"
+        for m in ("popularity", "biased_mf", "hybrid", "rating_blend", "similar_items")
+    },
     "recommendations": {"hybrid_model", "evaluation"},
     "run_record": {
         "evaluation",
@@ -34,7 +38,13 @@ EXPECTED_EDGES = {
         "recommendations",
     },
     "report": {"evaluation", "quarantine", "ratings", "recommendations", "run_record"},
-    "published_recommendations": {"evaluation", "recommendations", "report", "run_record"},
+    "published_recommendations": {
+        "evaluation",
+        "recommendations",
+        "report",
+        "run_record",
+        "similar_items",
+    },
 }
 
 QUERY = """

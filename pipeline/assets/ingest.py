@@ -54,11 +54,13 @@ def raw_files(
     skipped = data_root.skipped_raw()
     if skipped:
         context.log.warning(
-            "%d entries of raw/ not read (hidden, .part, folders, links out)", skipped
+            "not read from raw/ (hidden, .part, folder or link out): %s", ", ".join(skipped[:20])
         )
     if not listing:
-        raise dg.Failure(f"no rating files in {data_root.uri}/raw ({skipped} hidden or partial "
-                         "files skipped); nothing was read or published")  # fmt: skip
+        raise dg.Failure(
+            f"no rating files in {data_root.uri}/raw ({len(skipped)} hidden or partial files "
+            "skipped); nothing was read or published"
+        )
     return output(listing, file_count=len(listing))
 
 
