@@ -43,6 +43,7 @@ from recsys_core.evaluation.grid import expand
 from recsys_core.evaluation.metrics import ranking_metrics, relevant_items
 from recsys_core.models.base import Recommender
 from recsys_core.params import require
+from recsys_core.progress import Progress
 
 __all__ = ["DEFAULT_GRIDS", "Selection", "merge_params", "select"]
 
@@ -133,15 +134,18 @@ def select(
             kept["model"] = fitted  # only the best so far stays in memory
         return True
 
-    for candidate in _ordered(expand(grid), warm_start):
+    candidates = _ordered(expand(grid), warm_start)
+    progress = Progress(len(candidates), f"{model.__name__} candidates tried on validation")
+    for candidate in candidates:
         if not run(candidate, "grid"):
             break
+        progress.update(progress.done + 1)
     else:
         _extend_edges(grid, rows, run, edge_steps, edge_keys)
     trials = pl.DataFrame(rows)
     top = _best(rows)
     best = merge_params(base, json.loads(top["params"]))
-    log.info("%s: chose %s (validation NDCG@%d %.4f) of %d candidates in %.1f s", model.__name__,
+    log.debug("%s: chose %s (validation NDCG@%d %.4f) of %d candidates in %.1f s", model.__name__,
              top["params"], k, top["ndcg"], len(rows), sum(r["seconds"] for r in rows))  # fmt: skip
     return Selection(best, trials, kept["model"])
 
