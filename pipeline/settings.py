@@ -13,7 +13,6 @@ defaults (and says so in the log), and every run fails at its first step naming 
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import types
@@ -100,11 +99,8 @@ LOAD_TIME = _load_time()
 
 
 # -- typed per-run configuration, generated from the settings models -------------------------
-def _fields(model: type) -> dict[str, tuple[Any, str | None]]:
-    if isinstance(model, type) and issubclass(model, BaseModel):
-        return {n: (f.annotation, f.description) for n, f in model.model_fields.items()}
-    hints = typing.get_type_hints(model)
-    return {f.name: (hints[f.name], None) for f in dataclasses.fields(model)}
+def _fields(model: type[BaseModel]) -> dict[str, tuple[Any, str | None]]:
+    return {n: (f.annotation, f.description) for n, f in model.model_fields.items()}
 
 
 def _config_type(hint: Any) -> Any:
@@ -117,14 +113,14 @@ def _config_type(hint: Any) -> Any:
         return type(args[0])
     if hint in (bool, int, float, str):
         return hint
-    if (isinstance(hint, type) and issubclass(hint, BaseModel)) or dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and issubclass(hint, BaseModel):
         return overrides_config(hint)
     if origin in (list, tuple) or hint in (list, tuple):
         return list[Any]
     return dict[str, Any]
 
 
-def overrides_config(model: type) -> type[dg.Config]:
+def overrides_config(model: type[BaseModel]) -> type[dg.Config]:
     """A ``dg.Config`` with every field of ``model`` optional (None = not overridden)."""
     fields = {
         name: (Optional[_config_type(hint)], Field(None, description=text))  # noqa: UP045
