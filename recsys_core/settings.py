@@ -172,9 +172,10 @@ class HybridSettings(BlendParams):
 
     @model_validator(mode="after")
     def _weights_name_components(self) -> HybridSettings:
-        for name, weight in self.weights.items():
-            if name not in self.components:
-                raise BadKey(f"weights.{name}", weight, "not a component", self.components)
+        for key, mapping in (("weights", self.weights), ("grids", self.grids)):
+            for name, value in mapping.items():
+                if name not in self.components:
+                    raise BadKey(f"{key}.{name}", value, "not a component", self.components)
         return self
 
 

@@ -10,11 +10,19 @@ import polars as pl
 import pytest
 
 ML100K = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-100k" / "u.data"
-NO_LIFT = {"publish": {"min_lift": 0.0}}
-"""Settings for pipeline tests on random ratings: uniform random data has no taste to learn, so
-the hybrid cannot beat popularity by the default publish.min_lift (1.5), nor at all; these
-smoke tests switch the relative gate off (0) and the gate's own tests set it back."""
-NO_LIFT_YAML = "publish: {min_lift: 0.0}\n"
+SMOKE = {
+    "publish": {"min_lift": 0.0},
+    "hybrid": {"grids": {"ease": {"reg": [100.0, 400.0]}, "ials": {"reg": [30.0]}}},
+}
+"""Settings for pipeline smoke tests on random ratings. Uniform random data has no taste to
+learn, so the hybrid cannot beat popularity by the default publish.min_lift (1.5), nor at all:
+the relative gate is off (0; the gate's own tests set it back). The nightly grids are narrowed
+to a few candidates: the selection itself is tested in the library tests, and the full grids
+would cost ~5 s in each of the suite's ~30 nights."""
+SMOKE_YAML = (
+    "publish: {min_lift: 0.0}\n"
+    "hybrid: {grids: {ease: {reg: [100.0, 400.0]}, ials: {reg: [30.0]}}}\n"
+)
 
 
 def random_ratings(

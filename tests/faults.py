@@ -17,7 +17,7 @@ import pytest
 
 from pipeline.__main__ import failure_reason, main
 from pipeline.definitions import ASSETS, CHECKS, resources
-from tests.conftest import NO_LIFT, NO_LIFT_YAML, random_ratings
+from tests.conftest import SMOKE, SMOKE_YAML, random_ratings
 
 ROOT = Path(__file__).resolve().parents[1]
 LIVE = ("recommendations.parquet", "metrics.parquet", "report.html", "run.json", "CURRENT.json")
@@ -69,12 +69,12 @@ def materialize(
             return materialize(root, run_config, selection, fresh)
     config = run_config or run_settings({})
     sections = config["resources"]["settings"]["config"]
-    publish = {**NO_LIFT["publish"], **sections.get("publish", {})}
+    merged = {name: {**SMOKE.get(name, {}), **sections.get(name, {})} for name in SMOKE}
     return dg.materialize(
         [*ASSETS, *CHECKS],
         instance=instance,
         resources=resources(str(root)),
-        run_config=run_settings({**sections, "publish": publish}),
+        run_config=run_settings({**sections, **merged}),
         selection=selection,
         raise_on_error=False,
     )
@@ -148,7 +148,7 @@ def cli_env(monkeypatch, tmp_path):
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     monkeypatch.delenv("RECSYS_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "recsys.yaml").write_text(NO_LIFT_YAML)  # random ratings: relative gate off
+    (tmp_path / "recsys.yaml").write_text(SMOKE_YAML)  # random ratings: relative gate off
 
     def use(root: Path) -> None:
         monkeypatch.setenv("RECSYS_DATA_DIR", str(root))

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from recsys_core.publish.files import TMP_MARK
-from tests.conftest import NO_LIFT_YAML, random_ratings
+from tests.conftest import SMOKE_YAML, random_ratings
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +29,7 @@ KILL_POINTS = [
 
 def run(root: Path, failpoint: str | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "RECSYS_FAILPOINT")}
-    (root / "recsys.yaml").write_text(NO_LIFT_YAML)
+    (root / "recsys.yaml").write_text(SMOKE_YAML)
     env |= {"RECSYS_DATA_DIR": str(root), "OPENBLAS_NUM_THREADS": "1"}
     env["RECSYS_CONFIG"] = str(root / "recsys.yaml")
     if failpoint:

@@ -6,7 +6,7 @@ import dagster as dg
 import polars as pl
 
 from pipeline.definitions import ASSETS, CHECKS, resources
-from tests.conftest import NO_LIFT, random_ratings
+from tests.conftest import SMOKE, random_ratings
 
 
 def run_graph(uri: str) -> dg.ExecuteInProcessResult:
@@ -15,7 +15,7 @@ def run_graph(uri: str) -> dg.ExecuteInProcessResult:
             [*ASSETS, *CHECKS],
             instance=instance,
             resources=resources(uri),
-            run_config={"resources": {"settings": {"config": NO_LIFT}}},
+            run_config={"resources": {"settings": {"config": SMOKE}}},
             raise_on_error=False,
         )
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tests.conftest import ML100K, NO_LIFT_YAML, random_ratings
+from tests.conftest import ML100K, SMOKE_YAML, random_ratings
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,7 +23,7 @@ def published_content(
     """Run ``python -m pipeline run`` on ``root`` with ``config`` as the project file; the
     published lists. ``dagster_home``: a persistent instance (executors other than in-process
     need one); none by default."""
-    (root / "recsys.yaml").write_text(config + NO_LIFT_YAML)
+    (root / "recsys.yaml").write_text(config + SMOKE_YAML)
     env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "RECSYS_FAILPOINT")}
     env |= {
         "RECSYS_DATA_DIR": str(root),

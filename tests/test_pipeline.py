@@ -13,17 +13,20 @@ from pipeline.definitions import ASSETS, CHECKS, resources
 from recsys_core.data.synthetic import demo_ratings
 from recsys_core.evaluation.protocol import metric
 from recsys_core.publish.table import PUBLISHED_COLUMNS
-from tests.conftest import ML100K, NO_LIFT, random_ratings
+from tests.conftest import ML100K, SMOKE, random_ratings
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def materialize(root: Path, run_config: dict | None = None) -> dg.ExecuteInProcessResult:
-    """The whole graph on ``root``; ``publish.min_lift`` is 1 unless the run config sets it."""
+def materialize(
+    root: Path, run_config: dict | None = None, smoke: bool = True
+) -> dg.ExecuteInProcessResult:
+    """The whole graph on ``root``; with ``smoke``, the SMOKE settings under the run's own."""
     config = run_config or run_settings({})
     sections = config["resources"]["settings"]["config"]
-    publish = {**NO_LIFT["publish"], **sections.get("publish", {})}
-    config = run_settings({**sections, "publish": publish})
+    if smoke:
+        merged = {name: {**SMOKE.get(name, {}), **sections.get(name, {})} for name in SMOKE}
+        config = run_settings({**sections, **merged})
     with dg.instance_for_test() as instance:
         return dg.materialize(
             [*ASSETS, *CHECKS],
@@ -133,7 +136,7 @@ def test_ml100k_end_to_end(tmp_path):
         pytest.skip("ml-100k not available")
     (tmp_path / "raw").mkdir()
     shutil.copy(ML100K, tmp_path / "raw" / "u.data")
-    result = materialize(tmp_path)
+    result = materialize(tmp_path, smoke=False)  # the defaults, on real data
     assert result.success
     live = pl.read_parquet(tmp_path / "published" / "recommendations.parquet")
     assert live.height == 943 * 10

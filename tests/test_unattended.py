@@ -24,7 +24,7 @@ from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from pipeline.__main__ import DEMO_FILE, failure_reason
 from pipeline.orphans import reap_orphans
-from tests.conftest import NO_LIFT_YAML, random_ratings
+from tests.conftest import SMOKE_YAML, random_ratings
 from tests.faults import (  # noqa: F401 (fixtures are used by name)
     HOLDER,
     LIST_DEFINITIONS,
@@ -209,7 +209,7 @@ def test_4_a_killed_run_is_reaped_and_the_next_run_starts(
         in_progress = instance.get_runs(filters=dg.RunsFilter(statuses=IN_PROGRESS_RUN_STATUSES))
         assert len(in_progress) < slots, "the dead run still holds the only slot"
     # the CLI reaps before it runs, and its run completes on the same instance
-    (tmp_path / "lenient.yaml").write_text(NO_LIFT_YAML)  # random ratings: relative gate off
+    (tmp_path / "lenient.yaml").write_text(SMOKE_YAML)  # random ratings: relative gate off
     monkeypatch.setenv("RECSYS_CONFIG", str(tmp_path / "lenient.yaml"))
     monkeypatch.setenv("RECSYS_DATA_DIR", str(live))
     child = subprocess.Popen(

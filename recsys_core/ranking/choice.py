@@ -51,10 +51,6 @@ class HybridParams(BlendParams):
     None is dropped. The candidates: tuning keeps those that help."""
     fallback: dict[str, Any] = Field(default_factory=lambda: {"model": "Popularity"})
     """The model that fills what the components cannot score and serves cold users."""
-    grids: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    """Component name -> the grid :func:`~recsys_core.evaluation.select.select` searches
-    (``{}``: fit as configured); a component not named here uses its class's
-    :data:`~recsys_core.evaluation.select.DEFAULT_GRIDS` entry, or none."""
 
     @field_validator("components", mode="before")
     @classmethod

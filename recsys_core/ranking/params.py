@@ -6,11 +6,11 @@ importing the hybrid (which imports the per-night selection, which imports the s
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
-from recsys_core.params import Params
+from recsys_core.params import WHOLE, Params
 
 __all__ = ["BlendParams"]
 
@@ -36,6 +36,11 @@ class BlendParams(Params):
     """Choose each component's key hyperparameters, the weights (which components to keep),
     ``cold_user_ratings`` and ``cold_item_slots`` on a validation split of the training data by
     NDCG@k (:func:`recsys_core.ranking.hybrid.choose_settings`)."""
+    grids: Annotated[dict[str, dict[str, Any]], WHOLE] = Field(default_factory=dict)
+    """Component name -> the grid :func:`~recsys_core.evaluation.select.select` searches each
+    night (``{}``: fit as configured; a layer replaces it whole); a component not named here
+    uses its class's :data:`~recsys_core.evaluation.select.DEFAULT_GRIDS` entry, or none. A
+    narrower grid is a shorter night."""
     budget_seconds: float = Field(600.0, gt=0)
     """Time for the hyperparameter selection of all components together (split evenly over
     the components still to select; each always runs at least its warm start). The blend
