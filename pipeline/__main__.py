@@ -169,8 +169,11 @@ def recommend(user: str, n: int | None) -> int:
         )
         return 2
     ids = pl.read_parquet_schema(live)["user_id"]
-    key = int(user) if ids == pl.Int64 and user.lstrip("-").isdigit() else user
-    rows = pl.scan_parquet(live).filter(pl.col("user_id") == pl.lit(key, ids)).collect()
+    if ids == pl.Int64 and not user.lstrip("-").isdigit():
+        rows = pl.DataFrame()  # not an id of this table: integer ids
+    else:
+        key = int(user) if ids == pl.Int64 else user
+        rows = pl.scan_parquet(live).filter(pl.col("user_id") == pl.lit(key, ids)).collect()
     if rows.height == 0:
         print(f"user {user!r} has no list in run {Published(root).current_run()} (unknown user: "
               "serve the fallback's list)", file=sys.stderr)  # fmt: skip

@@ -247,3 +247,24 @@ def test_rollback_restores_an_earlier_run(tmp_path, monkeypatch):
     assert history.current_run(published) == first.run_id
     assert history.run_ids(published) == [first.run_id, second.run_id]
     assert main(["rollback", "../../outside"]) == 2, "a path is not a run id"
+
+
+def test_recommend_prints_one_users_live_list(tmp_path, monkeypatch, capsys):
+    from pipeline.__main__ import main
+
+    write_raw(tmp_path, random_ratings(n_users=40, n_items=60, seed=2))
+    assert materialize(tmp_path).success
+    (tmp_path / "items").mkdir()
+    titles = {"movieId": list(range(101, 161)), "title": [f"Film {i}" for i in range(60)]}
+    pl.DataFrame(titles).with_columns(genres=pl.lit("Drama")).write_csv(
+        tmp_path / "items" / "movies.csv"
+    )
+    monkeypatch.setenv("RECSYS_DATA_DIR", str(tmp_path))
+    live = pl.read_parquet(tmp_path / "published" / "recommendations.parquet")
+    mine = live.filter(pl.col("user_id") == 7).sort("rank")
+    assert main(["recommend", "7", "--n", "3"]) == 0
+    out = capsys.readouterr().out
+    for item in mine["item_id"].head(3):
+        assert f"Film {item - 101}" in out, out
+    assert f"Film {mine['item_id'][3] - 101}" not in out, "--n 3 shows 3 rows"
+    assert main(["recommend", "no-such-user"]) == 1
