@@ -75,7 +75,7 @@ class DataRoot(dg.ConfigurableResource):
         """The raw files as local paths (sorted by name; hidden and ``.part`` files skipped).
         A URI root's files are downloaded into a private temporary folder for the duration."""
         if self.is_local:
-            yield watched_files(self.local("raw"))[0]
+            yield raw_files(self.local("raw"))
             return
         raw = self.upath("raw")
         names = sorted(p.name for p in raw.iterdir() if p.is_file()) if raw.exists() else []

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from recsys_core.data import rules
 from recsys_core.data.lines import line_batches
+from recsys_core.data.watch import watched_files
 from recsys_core.errors import ConfigError, DataError
 from recsys_core.params import require
 
@@ -294,8 +295,7 @@ def _parquet_id(frame: pl.DataFrame, column: str) -> pl.Expr:
 
 
 def raw_files(folder: str | os.PathLike) -> list[Path]:
-    """Raw rating files in ``folder``, sorted by name; hidden and temporary files are skipped."""
-    root = Path(folder)
-    if not root.is_dir():
-        return []
-    return sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith("."))
+    """Raw rating files in ``folder``, sorted by name: the files the sensor watches (hidden and
+    ``.part`` files, folders and links leading outside are skipped; one rule for every reader
+    of ``raw/``, :func:`recsys_core.data.watch.watched_files`)."""
+    return watched_files(folder)[0]
