@@ -14,6 +14,8 @@ from pipeline.settings import RecsysSettings
 from recsys_core.evaluation.protocol import metric
 from recsys_core.publish.checks import quality_problems, ratings_problems, recommendation_problems
 from recsys_core.publish.drift import CHECKS, drift_checks, table_summary
+from recsys_core.ranking.removed import removed_frame, rules_for_ratings
+from recsys_core.ranking.rules import excluded_problems
 
 RATINGS_CHECKS = {
     "schema": "Columns user_id, item_id, rating, timestamp with the documented types.",
@@ -27,6 +29,8 @@ RECOMMENDATION_CHECKS = {
     "ranks": "Ranks are 1..k for each user.",
     "distinct_items": "No item twice in a user's list.",
     "finite_scores": "Every score is a finite number.",
+    "business_rules": "No published item is excluded by a business rule (rules/: "
+    "exclude_items.csv, exclude_pairs.csv, segments' allowed_items.csv).",
 }
 
 
@@ -61,17 +65,28 @@ def ratings_checks(
             asset="recommendations",
             blocking=True,
             description=text,
-            additional_deps=["ratings"],
+            additional_deps=["ratings", "business_rules"],
         )
         for name, text in RECOMMENDATION_CHECKS.items()
     ],
-    ins={"recommendations": dg.AssetIn("recommendations"), "ratings": dg.AssetIn("ratings")},
+    ins={
+        "recommendations": dg.AssetIn("recommendations"),
+        "ratings": dg.AssetIn("ratings"),
+        "business_rules": dg.AssetIn("business_rules"),
+    },
 )
 def recommendation_checks(
-    settings: RecsysSettings, recommendations: pl.DataFrame, ratings: pl.DataFrame
+    settings: RecsysSettings,
+    recommendations: pl.DataFrame,
+    ratings: pl.DataFrame,
+    business_rules: pl.DataFrame,
 ) -> Iterator[dg.AssetCheckResult]:
+    rules, data = rules_for_ratings(business_rules, ratings)
+    removed = None if rules.is_empty else removed_frame(rules, data)
     rated = ratings.select("user_id", "item_id")
-    problems = recommendation_problems(recommendations, rated, settings.effective.topn.n)
+    problems = recommendation_problems(recommendations, rated, settings.effective.topn.n, removed)
+    broken = excluded_problems(recommendations, rules)
+    problems |= {"business_rules": broken["excluded"]} if broken else {}
     yield from _results("recommendations", RECOMMENDATION_CHECKS, problems)
 
 
