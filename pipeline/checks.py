@@ -11,6 +11,7 @@ from dagster._core.storage.asset_check_execution_record import (
 from pipeline.publishing import GATE_MODEL, Published
 from pipeline.resources import DataRoot
 from pipeline.settings import RecsysSettings
+from recsys_core.data.interactions import valid_range
 from recsys_core.evaluation.protocol import metric
 from recsys_core.publish.checks import quality_problems, ratings_problems, recommendation_problems
 from recsys_core.publish.drift import CHECKS, drift_checks, table_summary
@@ -19,7 +20,8 @@ from recsys_core.ranking.rules import excluded_problems
 
 RATINGS_CHECKS = {
     "schema": "Columns user_id, item_id, rating, timestamp with the documented types.",
-    "rating_range": "Every rating within ingest.rating_scale.",
+    "rating_range": "Every rating within ingest.rating_scale (implicit feedback: every signal "
+    ">= 1).",
     "duplicate_pairs": "At most one rating per (user, item).",
 }
 RECOMMENDATION_CHECKS = {
@@ -54,7 +56,8 @@ def _results(asset: str, names: dict[str, str], problems: dict[str, str]):
 def ratings_checks(
     settings: RecsysSettings, ratings: pl.DataFrame
 ) -> Iterator[dg.AssetCheckResult]:
-    problems = ratings_problems(ratings, settings.effective.ingest.rating_scale)
+    ingest = settings.effective.ingest
+    problems = ratings_problems(ratings, valid_range(ingest.feedback, ingest.rating_scale))
     yield from _results("ratings", RATINGS_CHECKS, problems)
 
 

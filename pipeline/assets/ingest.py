@@ -22,7 +22,8 @@ OWNERS = ["team:recsys"]
 RATING_COLUMNS = {
     "user_id": "The user's own id, as in the raw files (Int64 if every id is an integer).",
     "item_id": "The item's own id, as in the raw files (Int64 if every id is an integer).",
-    "rating": "The rating, within ingest.rating_scale.",
+    "rating": "The rating, within ingest.rating_scale; implicit feedback: the pair's signal "
+    "(1, or the log-count confidence), >= 1.",
     "timestamp": "Unix seconds (null when the file has no time column).",
 }
 
@@ -71,7 +72,8 @@ def raw_files(
 @dg.multi_asset(
     outs={
         "ratings": dg.AssetOut(
-            description="Validated ratings: one row per (user, item); " + ", ".join(RATING_COLUMNS),
+            description="Validated ratings (or, with ingest.feedback implicit, interactions "
+            "as one signal per pair): one row per (user, item); " + ", ".join(RATING_COLUMNS),
             metadata={"columns": RATING_COLUMNS},
             kinds={"polars", "parquet"},
         ),
@@ -88,7 +90,7 @@ def raw_files(
     },
     group_name=GROUP,
     ins={"raw_files": dg.AssetIn(dagster_type=dg.Nothing)},
-    code_version="3",
+    code_version="4",
 )
 def validated_ratings(settings: RecsysSettings, data_root: DataRoot):
     cfg = settings.effective.ingest
@@ -97,10 +99,12 @@ def validated_ratings(settings: RecsysSettings, data_root: DataRoot):
         sep=cfg.sep,
         rating_scale=cfg.rating_scale,
         skip_lines=cfg.skip_lines,
+        feedback=cfg.feedback,
     )
     with data_root.raw_copies() as files:
         parsed = [read_ratings(path, reader) for path in files]
-    result = validate(parsed, cfg.max_bad_fraction)
+    result = validate(parsed, cfg.max_bad_fraction, feedback=cfg.feedback, signal=cfg.signal,
+                      alpha=cfg.confidence_alpha, eps=cfg.confidence_eps)  # fmt: skip
     yield output(result.ratings, "ratings", **result.counts)
     yield output(result.quarantine, "quarantine")
     per_file = {Path(p.file).name: p.n_rows for p in parsed}
