@@ -15,8 +15,7 @@ from recsys_core.data.interactions import valid_range
 from recsys_core.evaluation.protocol import metric
 from recsys_core.publish.checks import quality_problems, ratings_problems, recommendation_problems
 from recsys_core.publish.drift import CHECKS, drift_checks, table_summary
-from recsys_core.ranking.removed import removed_frame, rules_for_ratings
-from recsys_core.ranking.rules import excluded_problems
+from recsys_core.ranking.removed import rule_problems
 
 RATINGS_CHECKS = {
     "schema": "Columns user_id, item_id, rating, timestamp with the documented types.",
@@ -84,11 +83,9 @@ def recommendation_checks(
     ratings: pl.DataFrame,
     business_rules: pl.DataFrame,
 ) -> Iterator[dg.AssetCheckResult]:
-    rules, data = rules_for_ratings(business_rules, ratings)
-    removed = None if rules.is_empty else removed_frame(rules, data)
+    removed, broken = rule_problems(business_rules, recommendations, ratings)
     rated = ratings.select("user_id", "item_id")
     problems = recommendation_problems(recommendations, rated, settings.effective.topn.n, removed)
-    broken = excluded_problems(recommendations, rules)
     problems |= {"business_rules": broken["excluded"]} if broken else {}
     yield from _results("recommendations", RECOMMENDATION_CHECKS, problems)
 

@@ -135,6 +135,8 @@ def business_rules(
     context: dg.AssetExecutionContext, data_root: DataRoot, ratings: pl.DataFrame
 ) -> dg.Output:
     snapshot = read_rule_files(data_root.upath("rules"))
+    if snapshot.height == 0:
+        return output(snapshot, files="none")
     users, items = (IdIndex.from_series(ratings.get_column(c)) for c in ("user_id", "item_id"))
     files = rules_from_frame(snapshot, users, items).summary()["files"]
     for name, seen in files.items():

@@ -16,7 +16,7 @@ from pipeline.settings import RecsysSettings
 from recsys_core import EASE, Hybrid, Recommender
 from recsys_core.evaluation.similar import evaluate_similar_items
 from recsys_core.params import as_dict
-from recsys_core.ranking.removed import rules_for_ratings
+from recsys_core.ranking.removed import excluded_item_ids
 from recsys_core.ranking.rules import rules_from_frame
 from recsys_core.ranking.similar import item_model_source, similar_items_problems
 from recsys_core.ranking.similar import similar_items as similar_table
@@ -83,7 +83,7 @@ def similar_items_contract(
     ratings: pl.DataFrame,
     business_rules: pl.DataFrame,
 ) -> dg.AssetCheckResult:
-    excluded = rules_for_ratings(business_rules, ratings)[0].excluded_item_ids
+    excluded = excluded_item_ids(business_rules, ratings)
     catalogue, n = ratings["item_id"].unique(), settings.effective.similar.n
     problems = similar_items_problems(similar_items, catalogue, n, excluded)
     return dg.AssetCheckResult(

@@ -10,7 +10,10 @@ the kinds' counts may add up to more than the union (a pair both excluded for ev
 one user is counted in both).
 
 Counted a block of users at a time with :meth:`Rules.exclusions` (one ``b x n_items`` bool block
-in memory), so the cost follows users x items once per kind present.
+in memory), so the cost follows users x items once per kind present. Also here: the rules
+applied to a fitted hybrid (:func:`ruled`) and what the pipeline's checks and run record read
+from a run's rules snapshot (:func:`rule_problems`, :func:`excluded_item_ids`,
+:func:`rules_record`); each costs nothing when the snapshot is empty.
 """
 
 from __future__ import annotations
@@ -23,16 +26,18 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from recsys_core.data.ids import RatingData
+from recsys_core.data.ids import IdIndex, RatingData
 from recsys_core.models.base import Recommender
 from recsys_core.ranking.candidates import seen_entries
-from recsys_core.ranking.rules import Rules, rules_from_frame
+from recsys_core.ranking.rules import Rules, excluded_problems, rules_from_frame
 from recsys_core.ranking.topn import auto_block_size, user_blocks
 
 __all__ = [
     "KINDS",
+    "excluded_item_ids",
     "removed_frame",
     "removed_per_user",
+    "rule_problems",
     "rule_summary",
     "ruled",
     "rules_for_ratings",
@@ -131,3 +136,25 @@ def ruled(model: M, snapshot: pl.DataFrame) -> M:
     out = copy.copy(model)
     out.exclude = None if rules.is_empty else rules.exclusions
     return out
+
+
+def rule_problems(
+    snapshot: pl.DataFrame, recs: pl.DataFrame, ratings: pl.DataFrame
+) -> tuple[pl.DataFrame | None, dict[str, str]]:
+    """For the checks of published lists ``recs`` built from ``ratings`` under a snapshot's
+    rules: the candidates each user lost (:func:`removed_frame`) and the rows that break a rule
+    (:func:`~recsys_core.ranking.rules.excluded_problems`); ``(None, {})`` without rules, at no
+    cost."""
+    if snapshot.height == 0:
+        return None, {}
+    rules, data = rules_for_ratings(snapshot, ratings)
+    return removed_frame(rules, data), excluded_problems(recs, rules)
+
+
+def excluded_item_ids(snapshot: pl.DataFrame, ratings: pl.DataFrame) -> pl.Series | None:
+    """The known items a snapshot excludes for everyone (typed like ``ratings``' ids), or None
+    without an ``exclude_items.csv``."""
+    if not (snapshot.get_column("file") == "exclude_items.csv").any():
+        return None
+    users, items = (IdIndex.from_series(ratings.get_column(c)) for c in ("user_id", "item_id"))
+    return rules_from_frame(snapshot, users, items).excluded_item_ids
