@@ -7,14 +7,20 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import polars as pl
 import pytest
 
 from pipeline.__main__ import failure_reason
+from pipeline.assets.ingest import validated_ratings
+from pipeline.resources import DataRoot
+from pipeline.settings import RecsysSettings
+from recsys_core.errors import DataError
 from tests.conftest import ML100K, random_ratings
-from tests.test_pipeline import materialize, materialized, run_settings, write_raw
+from tests.test_pipeline import materialized, write_raw
+from tests.test_rules_pipeline import nightly
 
 N = 10
 IMPLICIT = {"ingest": {"feedback": "implicit", "signal": "log_count"}}
@@ -37,7 +43,7 @@ def night(tmp_path_factory) -> dict:
     text = frame.write_csv() + "7,101,1500000,x\n"  # one bad count
     (root / "raw").mkdir()
     (root / "raw" / "plays.csv").write_text(text)
-    result = materialize(root, run_settings(IMPLICIT))
+    result = nightly(root, IMPLICIT)
     return {
         "root": root,
         "clicks": frame,
@@ -93,12 +99,12 @@ def test_the_settings_follow_the_feedback_and_the_report_says_so(night):
 
 
 def test_a_header_without_ratings_fails_clearly_when_ratings_are_expected(tmp_path):
+    """The ingest asset, called as the pipeline defines it, with the default settings."""
     write_raw(tmp_path, clicks().drop("count"), "clicks.csv")
-    result = materialize(tmp_path)
-    assert not result.success
-    message = failure_reason(result)
-    assert "clicks.csv: header ['user_id', 'item_id', 'timestamp'] has no rating column" in message
-    assert "ingest.feedback" in message
+    root = DataRoot(root=str(tmp_path))
+    expected = "clicks.csv: header ['user_id', 'item_id', 'timestamp'] has no rating column"
+    with pytest.raises(DataError, match=re.escape(expected) + r".*\(ingest\.feedback\)"):
+        list(validated_ratings(settings=RecsysSettings(data_root=root), data_root=root))
 
 
 @pytest.mark.slow
@@ -116,7 +122,7 @@ def test_ml100k_as_interactions_end_to_end(tmp_path):
     frame.select("user_id", "item_id", pl.col("ts").alias("timestamp")).write_csv(
         tmp_path / "raw" / "views.csv"
     )
-    result = materialize(tmp_path, run_settings({"ingest": {"feedback": "implicit"}}), smoke=False)
+    result = nightly(tmp_path, {"ingest": {"feedback": "implicit"}}, smoke=False)
     assert result.success, failure_reason(result)
     lists = pl.read_parquet(tmp_path / "published" / "recommendations.parquet")
     assert lists.height == 943 * N

@@ -5,6 +5,7 @@ rules say (brute-force sets over the raw ratings, never the code under test)."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -12,15 +13,40 @@ import polars as pl
 import pytest
 from upath import UPath
 
+from pipeline.checks import recommendation_checks
 from pipeline.definitions import ASSETS, CHECKS, resources
+from pipeline.resources import DataRoot
+from pipeline.settings import RecsysSettings
 from recsys_core.data.items import find_items_file, read_items
 from recsys_core.ranking.rules import read_rule_files
 from recsys_core.report.format import fmt
-from tests.conftest import random_ratings
-from tests.test_pipeline import materialize, write_raw
+from tests.conftest import ML100K, SMOKE, random_ratings
+from tests.test_pipeline import run_settings, write_raw
 from tests.test_report_run import Page, text_of
 
 N = 10
+NIGHTLY = dg.AssetSelection.all() - dg.AssetSelection.assets("model_tuning")
+"""What the nightly job materializes (the tuning job's grid search is not part of it)."""
+
+
+def nightly(
+    root: Path, sections: dict | None = None, smoke: bool = True
+) -> dg.ExecuteInProcessResult:
+    """One nightly run on ``root`` in-process, with ``sections`` over the SMOKE settings."""
+    sections = sections or {}
+    if smoke:
+        sections = {**sections, **{k: {**v, **sections.get(k, {})} for k, v in SMOKE.items()}}
+    with dg.instance_for_test() as instance:
+        return dg.materialize(
+            [*ASSETS, *CHECKS],
+            selection=NIGHTLY,
+            instance=instance,
+            resources=resources(str(root)),
+            run_config=run_settings(sections),
+            raise_on_error=False,
+        )
+
+
 RATINGS = random_ratings(n_users=40, n_items=60, density=0.3, seed=2)
 ITEMS = sorted(RATINGS["item_id"].unique().to_list())
 POPULAR = (
@@ -83,7 +109,7 @@ def night(tmp_path_factory) -> dict:
     write_raw(root, RATINGS)
     write_rules(root)
     write_items(root)
-    result = materialize(root)
+    result = nightly(root)
     published = root / "published"
     return {
         "root": root,
@@ -171,26 +197,25 @@ def test_the_report_shows_titles_and_the_genre_mix(night):
 
 
 def test_the_check_fails_when_a_published_item_is_excluded(night):
-    """Exclude an item the lists hold, then run only the rules and the lists' checks: the
-    business_rules check fails naming a row (the lists were built under the earlier rules)."""
+    """The night's lists against its rules plus one pair they break: the blocking
+    business_rules check (called as the pipeline defines it) fails naming that row."""
     root, lists = night["root"], night["lists"]
     user, item = lists.row(0)[0], lists.row(0)[2]
-    with (root / "rules" / "exclude_pairs.csv").open("a") as f:
-        f.write(f"{user},{item}\n")
-    selection = dg.AssetSelection.assets("business_rules") | dg.AssetSelection.checks_for_assets(
-        "recommendations"
-    )
-    with dg.instance_for_test() as instance:
-        result = dg.materialize(
-            [*ASSETS, *CHECKS],
-            selection=selection,
-            instance=instance,
-            resources=resources(str(root)),
-            raise_on_error=False,
+    snapshot = pl.read_parquet(root / "warehouse" / "business_rules.parquet")
+    broken = pl.concat([snapshot, pl.DataFrame(
+        [("exclude_pairs.csv", str(user), str(item), None)], schema=snapshot.schema, orient="row"
+    )])  # fmt: skip
+    ratings = pl.read_parquet(root / "warehouse" / "ratings.parquet")
+    settings = RecsysSettings(data_root=DataRoot(root=str(root)))
+    results = {
+        r.check_name: r
+        for r in recommendation_checks(
+            settings=settings, recommendations=lists, ratings=ratings, business_rules=broken
         )
-    failed = {c.check_name: c for c in result.get_asset_check_evaluations() if not c.passed}
-    assert set(failed) == {"business_rules"}
-    assert f"({user}, {item})" in failed["business_rules"].metadata["problem"].value
+    }
+    failed = {name for name, r in results.items() if not r.passed}
+    assert failed == {"business_rules"}, failed
+    assert f"({user}, {item})" in results["business_rules"].metadata["problem"].value
 
 
 def test_rules_and_items_read_from_an_object_store_root(tmp_path):
@@ -203,3 +228,55 @@ def test_rules_and_items_read_from_an_object_store_root(tmp_path):
     assert snapshot.select("file", "item_id").rows() == [("exclude_items.csv", "101")]
     found = find_items_file(store / "items")
     assert found is not None and read_items(found).rows() == [(101, "Film", ["Drama"])]
+
+
+SHARED_MOVIES = ML100K.parent / "movies.csv"
+
+
+@pytest.mark.slow
+@pytest.mark.ml100k
+def test_ml100k_without_the_20_most_popular_items(tmp_path):
+    """The acceptance night: ML-100k, rules/exclude_items.csv holding its 20 most rated items,
+    items/movies.csv its titles. No list holds them, every user keeps N, the check is green,
+    the report counts what the rule removed and shows titles; the similar-items table still
+    covers every item, and its evaluation sits beside popularity's."""
+    if not (ML100K.exists() and SHARED_MOVIES.exists()):
+        pytest.skip("ml-100k not available")
+    (tmp_path / "raw").mkdir()
+    shutil.copy(ML100K, tmp_path / "raw" / "u.data")
+    (tmp_path / "items").mkdir()
+    shutil.copy(SHARED_MOVIES, tmp_path / "items" / "movies.csv")
+    ratings = pl.read_csv(
+        ML100K, separator="\t", has_header=False, new_columns=["u", "i", "r", "t"]
+    )
+    counts = ratings.group_by("i").len().sort(["len", "i"], descending=[True, False])
+    top20 = counts.head(20)["i"].to_list()
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "exclude_items.csv").write_text(
+        "item_id\n" + "\n".join(map(str, top20)) + "\n"
+    )
+    result = nightly(tmp_path, {"publish": {"min_lift": 1.5}})
+    assert result.success and all(c.passed for c in result.get_asset_check_evaluations())
+    published = tmp_path / "published"
+    lists = pl.read_parquet(published / "recommendations.parquet")
+    assert not lists["item_id"].is_in(top20).any()
+    per_user = lists.group_by("user_id").len()
+    assert per_user.height == 943 and (per_user["len"] == N).all()
+    raters = dict(counts.iter_rows())
+    expected = sum(943 - raters[i] for i in top20)  # every user who has not rated it
+    seen_all = ratings.filter(pl.col("i").is_in(top20)).group_by("u").len()["len"].eq(20).sum()
+    record = json.loads((published / "run.json").read_text())
+    removed = record["rules"]["removed"]["exclude_items"]
+    assert removed == {"candidates": expected, "users": 943 - seen_all}
+    page = (published / "report.html").read_text(encoding="utf-8")
+    rows = {r[0]: r for r in Page(page).table("rule", "files", "rows")}
+    assert rows["exclude_items"][4] == fmt(expected)
+    text = text_of(page)
+    titles = pl.read_csv(SHARED_MOVIES, infer_schema=False)
+    first = lists.filter(pl.col("user_id") == 1).sort("rank")["item_id"][0]
+    assert titles.filter(pl.col("id") == str(first))["title"].item() in text
+    similar = pl.read_parquet(published / "similar_items.parquet")
+    assert similar["item_id"].n_unique() == ratings["i"].n_unique()
+    assert not similar["similar_item_id"].is_in(top20).any()
+    assert "Similar items: the last rated item's list" in text
+    print(f"ML-100k top-20 excluded: {expected} candidates removed")
