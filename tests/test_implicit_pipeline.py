@@ -43,6 +43,8 @@ def night(tmp_path_factory) -> dict:
     text = frame.write_csv() + "7,101,1500000,x\n"  # one bad count
     (root / "raw").mkdir()
     (root / "raw" / "plays.csv").write_text(text)
+    (root / "models").mkdir()  # last night's rating model, which must not be read tonight
+    (root / "models" / "biased_mf_train_model.npz").write_bytes(b"an explicit night's model")
     result = nightly(root, IMPLICIT)
     return {
         "root": root,
@@ -82,6 +84,7 @@ def test_rating_predictors_are_skipped_with_the_reason(night):
         assert "predicts ratings" in reason and "implicit" in reason, asset
     stored = json.loads((night["root"] / "warehouse" / "biased_mf_train_model.json").read_text())
     assert "implicit feedback" in stored["skipped"]
+    assert not (night["root"] / "models" / "biased_mf_train_model.npz").exists(), "one form"
     metrics = night["metrics"]
     assert not {"biased_mf", "rating_blend"} & set(metrics["model"])
     assert not metrics["metric"].is_in(["rmse", "mae"]).any()

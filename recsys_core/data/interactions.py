@@ -37,7 +37,7 @@ from recsys_core.evaluation.metrics import THRESHOLD
 __all__ = [
     "IMPLICIT_THRESHOLD",
     "Feedback",
-    "Signal",
+    "InteractionSignal",
     "check_header",
     "detect_feedback",
     "interactions_to_ratings",
@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 Feedback = Literal["explicit", "implicit"]
-Signal = Literal["binary", "log_count"]
+InteractionSignal = Literal["binary", "log_count"]
 """How a pair's interactions become its rating (see the module docstring)."""
 
 IMPLICIT_THRESHOLD = 0.0
@@ -125,7 +125,7 @@ def valid_range(feedback: Feedback, rating_scale: tuple[float, float]) -> tuple[
 
 def interactions_to_ratings(
     interactions: pl.DataFrame,
-    signal: Signal = "binary",
+    signal: InteractionSignal = "binary",
     *,
     alpha: float = 1.0,
     eps: float = 1.0,

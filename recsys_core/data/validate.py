@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from recsys_core.data.interactions import Feedback, Signal, interactions_to_ratings
+from recsys_core.data.interactions import Feedback, InteractionSignal, interactions_to_ratings
 from recsys_core.data.readers import Reader, read_ratings
 from recsys_core.data.rules import INT_ID, QUARANTINE_SCHEMA, ParsedFile, unify_ids
 from recsys_core.errors import DataError
@@ -67,7 +67,7 @@ def ingest(
     reader: Reader | None = None,
     max_bad_fraction: float = 0.05,
     *,
-    signal: Signal = "binary",
+    signal: InteractionSignal = "binary",
     alpha: float = 1.0,
     eps: float = 1.0,
 ) -> Validated:
@@ -84,7 +84,7 @@ def validate(
     max_bad_fraction: float = 0.05,
     *,
     feedback: Feedback = "explicit",
-    signal: Signal = "binary",
+    signal: InteractionSignal = "binary",
     alpha: float = 1.0,
     eps: float = 1.0,
 ) -> Validated:
@@ -94,7 +94,9 @@ def validate(
     return _validate(list(parsed), max_bad_fraction, _implicit(feedback, signal, alpha, eps))
 
 
-def _implicit(feedback: Feedback, signal: Signal, alpha: float, eps: float) -> dict | None:
+def _implicit(
+    feedback: Feedback, signal: InteractionSignal, alpha: float, eps: float
+) -> dict | None:
     """``interactions_to_ratings``' options for implicit feedback, None for ratings."""
     require(feedback in ("explicit", "implicit"), "feedback", feedback, "explicit | implicit")
     return {"signal": signal, "alpha": alpha, "eps": eps} if feedback == "implicit" else None
