@@ -107,9 +107,9 @@ def run(demo: bool = False) -> int:
     print(f"run {result.run_id} succeeded; published under {root.uri}/published/ "
           "(recommendations, similar_items, metrics, report.html, run.json)")  # fmt: skip
     metrics = pl.read_parquet(root.local("published", "metrics.parquet"))
-    table = table_at_k(metrics, LOAD_TIME.evaluation.k).select(
-        "model", *[c for c in ("ndcg", "precision", "recall", "rmse", "coverage")]
-    )
+    table = table_at_k(metrics, LOAD_TIME.evaluation.k)
+    shown = ("ndcg", "precision", "recall", "rmse", "coverage")  # no rmse on implicit feedback
+    table = table.select("model", *[c for c in shown if c in table.columns])
     print(f"headline metrics on the test split (k={LOAD_TIME.evaluation.k}):")
     with pl.Config(tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True, tbl_rows=20,
                    float_precision=4, tbl_formatting="ASCII_MARKDOWN"):  # fmt: skip

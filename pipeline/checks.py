@@ -11,13 +11,16 @@ from dagster._core.storage.asset_check_execution_record import (
 from pipeline.publishing import GATE_MODEL, Published
 from pipeline.resources import DataRoot
 from pipeline.settings import RecsysSettings
+from recsys_core.data.interactions import valid_range
 from recsys_core.evaluation.protocol import metric
 from recsys_core.publish.checks import quality_problems, ratings_problems, recommendation_problems
 from recsys_core.publish.drift import CHECKS, drift_checks, table_summary
+from recsys_core.ranking.removed import rule_problems
 
 RATINGS_CHECKS = {
     "schema": "Columns user_id, item_id, rating, timestamp with the documented types.",
-    "rating_range": "Every rating within ingest.rating_scale.",
+    "rating_range": "Every rating within ingest.rating_scale (implicit feedback: every signal "
+    ">= 1).",
     "duplicate_pairs": "At most one rating per (user, item).",
 }
 RECOMMENDATION_CHECKS = {
@@ -27,6 +30,8 @@ RECOMMENDATION_CHECKS = {
     "ranks": "Ranks are 1..k for each user.",
     "distinct_items": "No item twice in a user's list.",
     "finite_scores": "Every score is a finite number.",
+    "business_rules": "No published item is excluded by a business rule (rules/: "
+    "exclude_items.csv, exclude_pairs.csv, segments' allowed_items.csv).",
 }
 
 
@@ -50,7 +55,8 @@ def _results(asset: str, names: dict[str, str], problems: dict[str, str]):
 def ratings_checks(
     settings: RecsysSettings, ratings: pl.DataFrame
 ) -> Iterator[dg.AssetCheckResult]:
-    problems = ratings_problems(ratings, settings.effective.ingest.rating_scale)
+    ingest = settings.effective.ingest
+    problems = ratings_problems(ratings, valid_range(ingest.feedback, ingest.rating_scale))
     yield from _results("ratings", RATINGS_CHECKS, problems)
 
 
@@ -61,17 +67,26 @@ def ratings_checks(
             asset="recommendations",
             blocking=True,
             description=text,
-            additional_deps=["ratings"],
+            additional_deps=["ratings", "business_rules"],
         )
         for name, text in RECOMMENDATION_CHECKS.items()
     ],
-    ins={"recommendations": dg.AssetIn("recommendations"), "ratings": dg.AssetIn("ratings")},
+    ins={
+        "recommendations": dg.AssetIn("recommendations"),
+        "ratings": dg.AssetIn("ratings"),
+        "business_rules": dg.AssetIn("business_rules"),
+    },
 )
 def recommendation_checks(
-    settings: RecsysSettings, recommendations: pl.DataFrame, ratings: pl.DataFrame
+    settings: RecsysSettings,
+    recommendations: pl.DataFrame,
+    ratings: pl.DataFrame,
+    business_rules: pl.DataFrame,
 ) -> Iterator[dg.AssetCheckResult]:
+    removed, broken = rule_problems(business_rules, recommendations, ratings)
     rated = ratings.select("user_id", "item_id")
-    problems = recommendation_problems(recommendations, rated, settings.effective.topn.n)
+    problems = recommendation_problems(recommendations, rated, settings.effective.topn.n, removed)
+    problems |= {"business_rules": broken["excluded"]} if broken else {}
     yield from _results("recommendations", RECOMMENDATION_CHECKS, problems)
 
 

@@ -10,7 +10,10 @@ follows from the assets' inputs and no asset spells a file name:
 - a ``dict`` (a small record: chosen settings, file listings) -> ``warehouse/<asset>.json``;
 - a ``str`` (a rendered page) -> ``warehouse/<asset>.html``.
 
-An op output that is not an asset (a top-N bucket) goes under ``warehouse/steps/<run_id>/``.
+A value has one stored form: writing it removes the asset's value stored in another form (a
+rating model skipped on implicit feedback is a small ``{"skipped": reason}`` record, and last
+night's ``.npz`` must not be read in its place). An op output that is not an asset (a top-N
+bucket) goes under ``warehouse/steps/<run_id>/``.
 The root is a local folder or any fsspec URI (``s3://bucket/recsys``, ``file:///...``): values
 go through ``UPath``. Every write is whole or nothing: a local file is written beside its target
 and renamed over it; a store object is uploaded under a temporary key and moved over it.
@@ -118,8 +121,13 @@ class RecsysIOManager(dg.UPathIOManager):
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if obj is None:
             return
-        path = self._folder_path(context, suffix_for(obj))
+        suffix = suffix_for(obj)
+        path = self._folder_path(context, suffix)
         write_value(obj, path)
+        for other in KINDS.keys() - {suffix}:  # one stored form per value
+            stale = self._folder_path(context, other)
+            if stale.exists():
+                stale.unlink()
         metadata: dict[str, Any] = {"dagster/uri": dg.MetadataValue.path(str(path))}
         if isinstance(obj, pl.DataFrame):  # the asset's ``columns`` describe its schema
             metadata |= described_columns(obj, context.definition_metadata)

@@ -143,10 +143,13 @@ def report_inputs(
     lists: pl.DataFrame,
     ratings: pl.DataFrame,
     quarantine: pl.DataFrame,
+    items: pl.DataFrame | None = None,
+    similar: pl.DataFrame | None = None,
 ) -> ReportInputs:
-    """What the report shows of this run: its record, the gate's checks against the live run
-    (still the previous one: the report is published with the lists), the trends of this data
-    root (the earlier records and this one) and the settings beside the defaults."""
+    """What the report shows of this run: its record (with what the business rules removed),
+    the gate's checks against the live run (still the previous one: the report is published
+    with the lists), the trends of this data root (the earlier records and this one), the
+    settings beside the defaults, and the item metadata and similar items for titles."""
     k, gate = settings.evaluation.k, settings.publish
     live = published.live_metrics()
     ndcg = headline(metrics, GATE_MODEL, k)
@@ -168,7 +171,7 @@ def report_inputs(
         previous_files=previous_files(runs, root, record["run_id"]),
         quarantined=quarantine.height,
         metrics=metrics,
-        published=lists.select("user_id", "item_id", "source"),
+        published=lists.select("user_id", "rank", "item_id", "source"),
         train_items=ratings.select("item_id"),
         gate=checks,
         trends=trends_frame(runs, root),
@@ -176,4 +179,7 @@ def report_inputs(
         defaults=Settings().to_dict(),
         chosen=record.get("chosen", {}),
         k=k,
+        rules=record.get("rules", {}),
+        items=items,
+        similar=similar,
     )

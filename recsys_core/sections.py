@@ -9,10 +9,10 @@ import re
 import zoneinfo
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from recsys_core.data.readers import parse_line_format
-from recsys_core.params import ListAsTuple, Params
+from recsys_core.params import BadKey, ListAsTuple, Params
 
 __all__ = [
     "AutomationSettings",
@@ -28,11 +28,28 @@ __all__ = [
 
 
 class IngestSettings(Params):
-    """Reading raw files (Surprise's reader vocabulary) and the bad-row tolerance."""
+    """Reading raw files (Surprise's reader vocabulary), the kind of feedback they hold and the
+    bad-row tolerance."""
 
+    feedback: Literal["explicit", "implicit"] = "explicit"
+    """``explicit``: ratings (a rating column, within ``rating_scale``). ``implicit``:
+    interactions such as clicks, plays or purchases (``user, item[, timestamp][, count]``, no
+    rating column); each (user, item) pair's interactions become one training signal
+    (``signal``), every held-out interaction is relevant in evaluation, and the rating
+    predictors are skipped. A property of the data root, never guessed per night: a rating file
+    that lost its rating column fails naming the file instead of turning the night implicit."""
+    signal: Literal["binary", "log_count"] = "binary"
+    """``implicit``: how a pair's interactions become its signal: ``binary`` 1 per pair;
+    ``log_count`` ``1 + confidence_alpha * log(1 + count / confidence_eps)`` (Hu, Koren &
+    Volinsky 2008's confidence; counts of a pair are summed), which EASE and iALS then weigh."""
+    confidence_alpha: float = Field(1.0, gt=0)
+    """``log_count``: how much repeated interactions count."""
+    confidence_eps: float = Field(1.0, gt=0)
+    """``log_count``: the count at which the logarithm starts to bend."""
     line_format: str | None = None
     """Field names in file order, space-separated, from ``user item rating timestamp`` (other
-    names are ignored columns); None: from the header, else by the number of columns."""
+    names are ignored columns; ``implicit``: ``user item timestamp count``, no rating); None:
+    from the header, else by the number of columns."""
     sep: str | None = Field(None, min_length=1)
     """Field separator (any non-empty string, e.g. ``::``); None sniffs the first data line."""
     rating_scale: Annotated[tuple[float, float], ListAsTuple] = (1.0, 5.0)
@@ -43,12 +60,14 @@ class IngestSettings(Params):
     """Fail the run when more than this share of rows is bad (quarantined rows above 5% point
     at a wrong format rather than at a few broken lines)."""
 
-    @field_validator("line_format")
-    @classmethod
-    def _parses(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_line_format(value)  # ConfigError naming what is missing
-        return value
+    @model_validator(mode="after")
+    def _parses(self) -> IngestSettings:
+        if self.line_format is not None:
+            try:
+                parse_line_format(self.line_format, self.feedback)
+            except ValueError as exc:  # a ConfigError naming what is missing
+                raise BadKey("line_format", self.line_format, str(exc)) from None
+        return self
 
     @field_validator("rating_scale")
     @classmethod

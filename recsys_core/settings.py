@@ -12,7 +12,8 @@ shape of :class:`Settings`. Rules:
 - no layer is ever mutated, and the merged result shares no mutable object with any layer;
 - every layer is checked on its own (on top of the defaults) before merging, so an unknown key,
   a wrong type or a bad value is a :class:`ConfigError` that names the key path, the layer it
-  came from and, for unknown keys, the closest valid key.
+  came from and, for unknown keys, the closest valid key;
+- the merged settings are then fitted to the kind of feedback (:func:`for_feedback`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from recsys_core.data.interactions import IMPLICIT_THRESHOLD
 from recsys_core.errors import ConfigError
 from recsys_core.models.ease import EASE, EASEParams
 from recsys_core.models.ials import IALS, IALSParams
@@ -71,6 +73,7 @@ __all__ = [
     "SplitSettings",
     "TopNSettings",
     "TuningSettings",
+    "for_feedback",
     "hybrid_params",
     "merge",
     "resolve",
@@ -273,7 +276,28 @@ def resolve(layers: Sequence[Layer]) -> Settings:
         _renamed(layer, name)
         validate(merge(defaults, layer, whole), name)
         merged = merge(merged, layer, whole)
-    return validate(merged, "the merged settings")
+    return for_feedback(validate(merged, "the merged settings"))
+
+
+SIGNAL_MODELS = ("ease", "ials")
+"""The models whose ``signal`` follows the kind of feedback."""
+
+
+def for_feedback(settings: Settings) -> Settings:
+    """The settings a run on this kind of feedback uses: unchanged for explicit ratings. For
+    implicit feedback (``ingest.feedback``), every held-out interaction is relevant
+    (``evaluation.threshold`` = 0: each implicit rating is >= 1) and EASE's and iALS's
+    ``signal`` reads the ratings as interactions: ``binary``, or ``confidence`` when
+    ``ingest.signal`` is ``log_count`` (their ``graded`` signal compares a rating with a star
+    threshold, which interactions do not have). The changed values show in the run's settings."""
+    if settings.ingest.feedback == "explicit":
+        return settings
+    values = settings.to_dict()
+    values["evaluation"]["threshold"] = IMPLICIT_THRESHOLD
+    signal = "binary" if settings.ingest.signal == "binary" else "confidence"
+    for name in SIGNAL_MODELS:
+        values["models"][name]["signal"] = signal
+    return validate(values, "the settings for implicit feedback")
 
 
 def validate(values: Mapping[str, Any], where: str) -> Settings:

@@ -81,7 +81,7 @@ def test_whole_graph_on_synthetic_data(tmp_path):
     assert set(live["source"]) <= {"ease", "ials", "popularity"}
     assert live.schema["explanation"] == pl.List(live.schema["item_id"])
     checks = result.get_asset_check_evaluations()
-    assert len(checks) == 15 and all(c.passed for c in checks)
+    assert len(checks) == 16 and all(c.passed for c in checks)
     page = (tmp_path / "published" / "report.html").read_text()
     assert page.count("<svg") >= 3 and "hybrid" in page
     assert not (tmp_path / "warehouse" / "steps").exists(), "bucket outputs were left behind"

@@ -10,8 +10,18 @@ import pytest
 
 from recsys_core.data.ids import RatingData
 from recsys_core.errors import DataError
+from recsys_core.models.ease import EASE
 from recsys_core.models.popularity import Popularity
-from recsys_core.ranking.rules import Rules, excluded_problems, load_rules
+from recsys_core.publish.checks import recommendation_problems
+from recsys_core.ranking.removed import removed_frame, rule_summary, rules_for_ratings
+from recsys_core.ranking.rules import (
+    Rules,
+    excluded_problems,
+    load_rules,
+    read_rule_files,
+    rules_from_frame,
+)
+from recsys_core.ranking.similar import similar_items, similar_items_problems
 from recsys_core.ranking.topn import block_topn
 from tests.conftest import random_ratings
 
@@ -152,3 +162,73 @@ def test_ml100k_top20_excluded_every_user_keeps_n(tmp_path, ml100k):
     assert recs["user_id"].n_unique() == ml100k["user_id"].n_unique()
     assert excluded_problems(recs, rules) == {}
     assert rules.summary()["excluded_items"] == 20
+
+
+def test_a_snapshot_indexes_like_the_folder(tmp_path, ratings):
+    data = ids(ratings)
+    write(tmp_path, "exclude_items.csv", "item_id\n101\n")
+    write(tmp_path, "exclude_pairs.csv", "user_id,item_id\n1,102\n")
+    snapshot = read_rule_files(tmp_path)
+    assert snapshot.columns == ["file", "user_id", "item_id", "segment"]
+    assert snapshot.rows() == [
+        ("exclude_items.csv", None, "101", None),
+        ("exclude_pairs.csv", "1", "102", None),
+    ]
+    users = np.arange(data.n_users)
+    direct = load_rules(tmp_path, data.users, data.items).exclusions(users)
+    assert np.array_equal(
+        rules_from_frame(snapshot, data.users, data.items).exclusions(users), direct
+    )
+    assert read_rule_files(tmp_path / "absent").height == 0
+
+
+def test_removed_counts_match_a_brute_force_oracle(tmp_path):
+    """Per user, the removed candidates are the forbidden items they have not rated, counted
+    here with Python sets; each kind alone, then the union."""
+    ratings = random_ratings(n_users=30, n_items=50, density=0.2, seed=5)
+    write(tmp_path, "exclude_items.csv", "item_id\n101\n102\n103\n")
+    write(tmp_path, "exclude_pairs.csv", "user_id,item_id\n1,101\n1,110\n2,111\n")
+    write(tmp_path, "allowed_items.csv", "segment,item_id\n" + "".join(
+        f"s,{i}\n" for i in range(101, 121)))  # fmt: skip
+    write(tmp_path, "user_segments.csv", "user_id,segment\n1,s\n3,s\n")
+    rules, data = rules_for_ratings(read_rule_files(tmp_path), ratings)
+    items = set(ratings["item_id"])
+    seen = {u: set(g["item_id"]) for (u,), g in ratings.group_by("user_id")}
+    forbid = {
+        "exclude_items": {u: {101, 102, 103} for u in seen},
+        "exclude_pairs": {1: {101, 110}, 2: {111}},
+        "segments": {u: items - set(range(101, 121)) for u in (1, 3)},
+    }
+    summary = rule_summary(rules, data.user_items)
+    for kind, per_user in forbid.items():
+        counts = [len(f - seen[u]) for u, f in per_user.items()]
+        want = {"candidates": sum(counts), "users": sum(c > 0 for c in counts)}
+        assert summary["removed"][kind] == want, kind
+    union = {u: set().union(*(f.get(u, set()) for f in forbid.values())) - seen[u] for u in seen}
+    frame = removed_frame(rules, data)
+    assert dict(frame.iter_rows()) == {u: len(f) for u, f in union.items()}
+    assert summary["total"]["candidates"] == sum(len(f) for f in union.values())
+
+
+def test_the_rows_check_expects_fewer_rows_only_where_rules_remove_candidates():
+    ratings = pl.DataFrame({"user_id": [1, 2], "item_id": [10, 10], "rating": [4.0, 4.0]})
+    ratings = pl.concat([ratings, pl.DataFrame(
+        {"user_id": [3], "item_id": [11], "rating": [3.0]})])  # fmt: skip
+    recs = pl.DataFrame({"user_id": [1, 3], "rank": [1, 1], "item_id": [11, 10],
+                         "score": [1.0, 1.0]})  # fmt: skip
+    assert "rows_per_user" in recommendation_problems(recs, ratings, 5)  # user 2 has none
+    removed = pl.DataFrame({"user_id": [2], "removed": [1]})  # item 11 is forbidden to 2
+    assert recommendation_problems(recs, ratings, 5, removed) == {}
+
+
+def test_similar_items_never_list_an_excluded_item(ratings):
+    model = EASE(reg=10.0).fit(ratings)
+    exclude = np.zeros(model.data.n_items, dtype=bool)
+    exclude[:3] = True
+    table = similar_items(model, n=5, min_ratings=0, exclude=exclude)
+    gone = model.data.items.raw(np.arange(3))
+    assert not table["similar_item_id"].is_in(gone.implode()).any()
+    assert table["item_id"].n_unique() == model.data.n_items
+    assert similar_items_problems(table, ratings["item_id"], 5, gone) == {}
+    plain = similar_items(model, n=5, min_ratings=0)
+    assert "excluded" in similar_items_problems(plain, ratings["item_id"], 5, gone)

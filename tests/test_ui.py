@@ -29,15 +29,26 @@ EXPECTED_EDGES = {
         f"{m}_metrics"
         for m in ("popularity", "biased_mf", "hybrid", "rating_blend", "similar_items")
     },
-    "recommendations": {"hybrid_model", "evaluation"},
+    "recommendations": {"hybrid_model", "evaluation", "business_rules"},
+    "business_rules": {"ratings"},
+    "item_metadata": {"raw_files"},
     "run_record": {
+        "business_rules",
         "evaluation",
         "hybrid_tuning",
         "ingest_summary",
         "ratings",
         "recommendations",
     },
-    "report": {"evaluation", "quarantine", "ratings", "recommendations", "run_record"},
+    "report": {
+        "evaluation",
+        "item_metadata",
+        "quarantine",
+        "ratings",
+        "recommendations",
+        "run_record",
+        "similar_items",
+    },
     "published_recommendations": {
         "evaluation",
         "recommendations",
@@ -128,7 +139,8 @@ def test_graphql_shows_location_graph_automation_and_checks(webserver):
     checks = {c["name"]: c["blocking"] for c in nodes["ratings"]["assetChecksOrError"]["checks"]}
     assert checks == {"schema": True, "rating_range": True, "duplicate_pairs": True}
     rec_checks = nodes["recommendations"]["assetChecksOrError"]["checks"]
-    assert {c["name"] for c in rec_checks} >= {"rows_per_user", "already_rated", "finite_scores"}
+    wanted = {"rows_per_user", "already_rated", "finite_scores", "business_rules"}
+    assert {c["name"] for c in rec_checks} >= wanted
     assert all(c["blocking"] for c in rec_checks)
 
 

@@ -5,12 +5,12 @@ import dagster as dg
 import polars as pl
 
 from pipeline.assets.ingest import OWNERS
-from pipeline.assets.models import BASELINES, fitted_model, hybrid_asset, make
+from pipeline.assets.models import BASELINES, fitted_model, hybrid_asset, make, skip_reason
 from pipeline.metadata import output
 from pipeline.settings import RecsysSettings
 from recsys_core import Hybrid, Recommender
 from recsys_core.evaluation.grid import best_params, grid_search
-from recsys_core.evaluation.protocol import evaluate
+from recsys_core.evaluation.protocol import evaluate, metrics_frame
 from recsys_core.settings import TUNED_BY, Settings
 
 GROUP = "evaluation"
@@ -36,9 +36,10 @@ HYBRID_TRAIN_MODEL = hybrid_asset(
 def _metrics(
     settings: Settings, name: str, model: Recommender, train: pl.DataFrame, test: pl.DataFrame
 ) -> pl.DataFrame:
-    """The long-format metrics of one fitted model on the test split."""
-    ev = settings.evaluation
-    return evaluate(model, test, name, ev.k, ev.threshold, train=train)
+    """The long-format metrics of one fitted model on the test split (no RMSE/MAE on implicit
+    feedback: there is no rating to compare a prediction with)."""
+    ev, explicit = settings.evaluation, settings.ingest.feedback == "explicit"
+    return evaluate(model, test, name, ev.k, ev.threshold, train=train, rating_metrics=explicit)
 
 
 def _output(frame: pl.DataFrame, k: int) -> dg.Output:
@@ -56,23 +57,25 @@ def _output(frame: pl.DataFrame, k: int) -> dg.Output:
 def metrics_asset(name: str) -> dg.AssetsDefinition:
     @dg.asset(
         name=f"{name}_metrics",
-        ins={"model": dg.AssetIn(f"{name}_train_model")},
+        ins={"model": dg.AssetIn(f"{name}_train_model", dagster_type=dg.Any)},
         group_name=GROUP,
         owners=OWNERS,
         kinds={"polars"},
-        code_version="3",
+        code_version="4",
         metadata={"columns": METRIC_COLUMNS},
         description=f"The {name} model's metrics on the test split (model, metric, k, segment, "
         "value): RMSE/MAE where it predicts ratings, ranking metrics at k and the curve's k, "
-        "coverage and beyond-accuracy measures.",
+        "coverage and beyond-accuracy measures; no rows when the model was skipped.",
     )
     def _evaluate(
         settings: RecsysSettings,
-        model: Recommender,
+        model: Recommender | dict,
         train_ratings: pl.DataFrame,
         test_ratings: pl.DataFrame,
     ) -> dg.Output:
         s = settings.effective
+        if isinstance(model, dict):  # skipped tonight, and why
+            return output(metrics_frame(name, []), skipped=model["skipped"])
         return _output(_metrics(s, name, model, train_ratings, test_ratings), s.evaluation.k)
 
     return _evaluate
@@ -127,8 +130,8 @@ def evaluation(
     code_version="2",
     description="Grid search with k-fold cross-validation on the training split (Surprise's "
     "GridSearchCV) over tuning.grid: the best parameters per model section (item_knn by NDCG@k, "
-    "biased_mf by RMSE), used by the nightly models when tuning.apply is true. Runs in the "
-    "'tuning' job, not nightly.",
+    "biased_mf by RMSE; not on implicit feedback), used by the nightly models when tuning.apply "
+    "is true. Runs in the 'tuning' job, not nightly.",
 )
 def model_tuning(
     context: dg.AssetExecutionContext, settings: RecsysSettings, train_ratings: pl.DataFrame
@@ -136,6 +139,9 @@ def model_tuning(
     s, best, rows = settings.effective, {}, []
     cfg, ev = s.tuning, s.evaluation
     for section, grid in cfg.grid.items():
+        if skipped := skip_reason(section, s):
+            context.log.info(skipped)
+            continue
         base = make(section, s)
         trials = grid_search(type(base), base.params.model_dump(), grid, train_ratings,
                              cfg.n_splits, cfg.random_state, ev.k, ev.threshold)  # fmt: skip

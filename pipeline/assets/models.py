@@ -22,6 +22,16 @@ BASELINES: dict[str, tuple[type[Recommender], str]] = {
     "rating_blend": (RatingBlend, "Stacked rating predictor over SVD and KNN rating models."),
 }  # fmt: skip
 """The models evaluated beside the hybrid, by algorithm name (= their settings section)."""
+RATING_MODELS = ("biased_mf", "rating_blend")
+"""Baselines that predict ratings: on implicit feedback there are none to predict."""
+
+
+def skip_reason(name: str, settings: Settings) -> str | None:
+    """Why the baseline ``name`` is skipped tonight (None: it is not)."""
+    if name in RATING_MODELS and settings.ingest.feedback == "implicit":
+        return (f"{name} skipped: it predicts ratings, and implicit feedback (ingest.feedback) "
+                "has none; the ranking models are evaluated as usual")  # fmt: skip
+    return None
 
 
 def make(name: str, settings: Settings) -> Recommender:
@@ -31,7 +41,9 @@ def make(name: str, settings: Settings) -> Recommender:
 
 
 def fitted_model(name: str, suffix: str, ratings_asset: str, text: str) -> dg.AssetsDefinition:
-    """An asset holding the baseline ``name`` fitted on the ratings of ``ratings_asset``."""
+    """An asset holding the baseline ``name`` fitted on the ratings of ``ratings_asset`` (a
+    rating model on implicit feedback holds ``{"skipped": reason}`` instead, and says so)."""
+    skips = " Skipped on implicit feedback (a 'skipped' record)." if name in RATING_MODELS else ""
 
     @dg.asset(
         name=f"{name}_{suffix}",
@@ -39,10 +51,15 @@ def fitted_model(name: str, suffix: str, ratings_asset: str, text: str) -> dg.As
         group_name=GROUP,
         owners=OWNERS,
         kinds={"numpy"},
-        code_version="2",
-        description=f"{BASELINES[name][1]} {text}",
+        code_version="3",
+        description=f"{BASELINES[name][1]} {text}{skips}",
     )
-    def _fit(settings: RecsysSettings, ratings: pl.DataFrame) -> dg.Output:
+    def _fit(
+        context: dg.AssetExecutionContext, settings: RecsysSettings, ratings: pl.DataFrame
+    ) -> dg.Output:
+        if skipped := skip_reason(name, settings.effective):
+            context.log.info(skipped)
+            return output({"skipped": skipped}, skipped=skipped)
         model = make(name, settings.effective).fit(ratings)
         return output(model, users=model.data.n_users, items=model.data.n_items,
                       params=as_dict(model.params))  # fmt: skip

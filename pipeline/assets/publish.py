@@ -25,6 +25,7 @@ from recsys_core.data.buckets import bucket_members
 from recsys_core.publish import history
 from recsys_core.publish.drift import table_summary
 from recsys_core.publish.table import COLUMN_DOCS, PUBLISHED_COLUMNS, published_table
+from recsys_core.ranking.removed import ruled, rules_record
 from recsys_core.report.html import build_report, markdown_summary
 from recsys_core.report.tables import headline
 
@@ -54,14 +55,18 @@ LINEAGE = {
 def _bucket_op(bucket: int) -> dg.OpDefinition:
     @dg.op(
         name=f"rank_bucket_{bucket}",
-        ins={"hybrid_model": dg.In(), "evaluation": dg.In(dg.Nothing)},
+        ins={"hybrid_model": dg.In(), "business_rules": dg.In(), "evaluation": dg.In(dg.Nothing)},
         description=f"Top-N lists of the users in bucket {bucket} of {BUCKETS} (crc32 of the "
-        "user id), from the published hybrid.",
+        "user id), from the published hybrid; business-rule exclusions are removed from each "
+        "user's candidates inside the top-N, so lists keep N items.",
     )
     def _rank(
-        context: dg.OpExecutionContext, settings: RecsysSettings, hybrid_model: Hybrid
+        context: dg.OpExecutionContext,
+        settings: RecsysSettings,
+        hybrid_model: Hybrid,
+        business_rules: pl.DataFrame,
     ) -> pl.DataFrame:
-        s, hybrid = settings.effective, hybrid_model
+        s, hybrid = settings.effective, ruled(hybrid_model, business_rules)
         users = bucket_members(hybrid.data.users.ids, bucket, BUCKETS)
         context.log.debug("bucket %d of %d: %d users", bucket, BUCKETS, users.len())
         return hybrid.recommend_explained(n=s.topn.n, users=users, block_size=s.topn.block_size)
@@ -92,18 +97,25 @@ def stage_recommendations(
 
 @dg.graph_asset(
     name="recommendations",
-    ins={"hybrid_model": dg.AssetIn(), "evaluation": dg.AssetIn(dagster_type=dg.Nothing)},
+    ins={
+        "hybrid_model": dg.AssetIn(),
+        "business_rules": dg.AssetIn(),
+        "evaluation": dg.AssetIn(dagster_type=dg.Nothing),
+    },
     group_name=GROUP,
     owners=OWNERS,
     kinds={"polars", "parquet"},
     metadata={"columns": COLUMNS},
     description="This run's per-user top-N lists from the published hybrid (popularity "
-    "backfill), ranked in execution.buckets user buckets (parallel steps under the "
-    "multiprocess or k8s executor), staged for the blocking checks before publishing.",
+    "backfill, business rules applied inside the top-N), ranked in execution.buckets user "
+    "buckets (parallel steps under the multiprocess or k8s executor), staged for the blocking "
+    "checks before publishing.",
 )
-def recommendations(hybrid_model, evaluation):
+def recommendations(hybrid_model, business_rules, evaluation):
     ranked = {
-        f"bucket_{b}": op(hybrid_model=hybrid_model, evaluation=evaluation)
+        f"bucket_{b}": op(
+            hybrid_model=hybrid_model, business_rules=business_rules, evaluation=evaluation
+        )
         for b, op in enumerate(BUCKET_OPS)
     }
     return stage_recommendations(**ranked)
@@ -113,11 +125,11 @@ def recommendations(hybrid_model, evaluation):
     group_name=GROUP,
     owners=OWNERS,
     kinds={"json"},
-    code_version="1",
+    code_version="2",
     description="This run's record (published as run.json beside the lists): date, data root, "
     "input files with rows, ratings, users served, NDCG@k and coverage of the published model, "
-    "the gate, the effective settings and what the night chose; the report's trends and the "
-    "run listing read these records.",
+    "the gate, the effective settings, what the night chose and what the business rules "
+    "removed; the report's trends and the run listing read these records.",
 )
 def run_record(
     context: dg.AssetExecutionContext,
@@ -128,6 +140,7 @@ def run_record(
     recommendations: pl.DataFrame,
     hybrid_tuning: dict,
     ratings: pl.DataFrame,
+    business_rules: pl.DataFrame,
 ) -> dg.Output:
     s, run = settings.effective, context.run.run_id
     started = context.instance.get_run_stats(run).start_time
@@ -146,18 +159,21 @@ def run_record(
         chosen={"hybrid": hybrid_tuning},
     )
     record["summary"] = table_summary(ratings, recommendations, ingest_summary["rows_read"])
-    return output(record)
+    record["rules"] = rules_record(business_rules, ratings)
+    return output(record, rules_removed=record["rules"].get("total", "no rules"))
 
 
 @dg.asset(
     group_name=GROUP,
     owners=OWNERS,
     kinds={"html"},
-    code_version="3",
+    code_version="4",
     description="The run report (published with the lists): the run, its inputs and the gate's "
     "checks with thresholds and margins; models beside popularity; NDCG@k curves; trends over "
-    "the last 30 runs of this data root; popularity of what we recommend; segments; glossary; "
-    "the settings that differ from the defaults and what the night chose.",
+    "the last 30 runs of this data root; popularity of what we recommend; what the business "
+    "rules removed; with item metadata, the genre mix and sample lists and similar items in "
+    "titles; segments; glossary; the settings that differ from the defaults and what the night "
+    "chose.",
 )
 def report(
     settings: RecsysSettings,
@@ -167,9 +183,12 @@ def report(
     recommendations: pl.DataFrame,
     ratings: pl.DataFrame,
     quarantine: pl.DataFrame,
+    item_metadata: pl.DataFrame,
+    similar_items: pl.DataFrame,
 ) -> dg.Output:
     inputs = report_inputs(settings.effective, Published(data_root), run_record, evaluation,
-                           recommendations, ratings, quarantine)  # fmt: skip
+                           recommendations, ratings, quarantine, item_metadata,
+                           similar_items)  # fmt: skip
     return output(build_report(inputs), summary=dg.MetadataValue.md(markdown_summary(inputs)))
 
 

@@ -3,7 +3,8 @@
 The scores come from the strongest item-item model the night has: EASE's learned item-item
 weights when the hybrid kept EASE (else an EASE fitted for the table), or item-KNN's
 similarities when that is the kept component; items with too few ratings get the
-popularity-within-co-raters fallback (:mod:`recsys_core.ranking.similar`).
+popularity-within-co-raters fallback (:mod:`recsys_core.ranking.similar`). Items the business
+rules exclude for everyone (``rules/exclude_items.csv``) are never listed as a similar item.
 """
 
 import dagster as dg
@@ -15,6 +16,8 @@ from pipeline.settings import RecsysSettings
 from recsys_core import EASE, Hybrid, Recommender
 from recsys_core.evaluation.similar import evaluate_similar_items
 from recsys_core.params import as_dict
+from recsys_core.ranking.removed import excluded_item_ids
+from recsys_core.ranking.rules import rules_from_frame
 from recsys_core.ranking.similar import item_model_source, similar_items_problems
 from recsys_core.ranking.similar import similar_items as similar_table
 from recsys_core.report.sections import LAST_ITEM
@@ -42,33 +45,47 @@ def item_model(hybrid: Hybrid, ratings: pl.DataFrame, settings: Settings) -> Rec
     group_name=GROUP,
     owners=OWNERS,
     kinds={"polars", "parquet"},
-    code_version="1",
+    code_version="2",
     metadata={"columns": COLUMNS},
     description="Per item, similar.n similar items (item_id, rank, similar_item_id, score, "
-    "source), from the night's strongest item-item model; published as "
-    "published/similar_items.parquet with the lists, after its blocking checks.",
+    "source), from the night's strongest item-item model, never an item rules/exclude_items.csv "
+    "excludes; published as published/similar_items.parquet with the lists, after its blocking "
+    "checks.",
 )
 def similar_items(
-    settings: RecsysSettings, hybrid_model: Hybrid, ratings: pl.DataFrame
+    settings: RecsysSettings,
+    hybrid_model: Hybrid,
+    ratings: pl.DataFrame,
+    business_rules: pl.DataFrame,
 ) -> dg.Output:
     s = settings.effective
     model = item_model(hybrid_model, ratings, s)
-    table = similar_table(model, s.similar.n, s.similar.min_ratings)
+    rules = rules_from_frame(business_rules, model.data.users, model.data.items)
+    exclude = rules.excluded_items if rules.excluded_items.any() else None
+    table = similar_table(model, s.similar.n, s.similar.min_ratings, exclude=exclude)
     return output(table, source=item_model_source(model), items=table["item_id"].n_unique())
 
 
 @dg.asset_check(
     asset=similar_items,
     blocking=True,
-    additional_ins={"ratings": dg.AssetIn("ratings")},
+    additional_ins={
+        "ratings": dg.AssetIn("ratings"),
+        "business_rules": dg.AssetIn("business_rules"),
+    },
     description="similar.n rows per item (fewer only in a tiny catalogue), never the item "
-    "itself, only known items, ranks 1..k, finite scores.",
+    "itself, never an excluded item (rules/exclude_items.csv), only known items, ranks 1..k, "
+    "finite scores.",
 )
 def similar_items_contract(
-    settings: RecsysSettings, similar_items: pl.DataFrame, ratings: pl.DataFrame
+    settings: RecsysSettings,
+    similar_items: pl.DataFrame,
+    ratings: pl.DataFrame,
+    business_rules: pl.DataFrame,
 ) -> dg.AssetCheckResult:
-    catalogue = ratings["item_id"].unique()
-    problems = similar_items_problems(similar_items, catalogue, settings.effective.similar.n)
+    excluded = excluded_item_ids(business_rules, ratings)
+    catalogue, n = ratings["item_id"].unique(), settings.effective.similar.n
+    problems = similar_items_problems(similar_items, catalogue, n, excluded)
     return dg.AssetCheckResult(
         passed=not problems, metadata={"problems": "; ".join(problems.values()) or "none"}
     )

@@ -37,14 +37,20 @@ from recsys_core.evaluation.metrics import THRESHOLD
 __all__ = [
     "IMPLICIT_THRESHOLD",
     "Feedback",
+    "InteractionSignal",
+    "check_header",
     "detect_feedback",
     "interactions_to_ratings",
+    "positional_fields",
     "read_interactions",
     "relevance_threshold",
     "require_explicit",
+    "valid_range",
 ]
 
 Feedback = Literal["explicit", "implicit"]
+InteractionSignal = Literal["binary", "log_count"]
+"""How a pair's interactions become its rating (see the module docstring)."""
 
 IMPLICIT_THRESHOLD = 0.0
 """Relevance threshold for implicit data: any held-out interaction (every rating is >= 1)."""
@@ -73,8 +79,35 @@ def require_explicit(path: str | os.PathLike, header_columns: Sequence[str]) -> 
     raise DataError(
         f"{path}: header {list(header_columns)} has no rating column (one of "
         f"{sorted(RATING_NAMES)}), but explicit ratings are expected; if this file holds "
-        "interactions (clicks, plays), set the data's feedback to 'implicit'"
+        "interactions (clicks, plays), set the data's feedback to 'implicit' "
+        "(ingest.feedback)"
     )
+
+
+def check_header(label: str, fields: Sequence[str], feedback: Feedback) -> None:
+    """A header (or Parquet columns) must name a rating column for ratings, and none for
+    interactions; the :class:`DataError` names the file (``label``)."""
+    if feedback == "explicit":
+        require_explicit(label, fields)
+    elif detect_feedback(fields) == "explicit":
+        raise DataError(
+            f"{label}: header {list(fields)} has a rating column, but the feedback is implicit "
+            "(interactions: user, item[, timestamp][, count]); drop the column, or set the "
+            "feedback to 'explicit' (ingest.feedback) if the file holds ratings"
+        )
+
+
+def positional_fields(width: int, feedback: Feedback) -> list[str | None]:
+    """Field names of a file without a header, by its number of columns: ``user item rating
+    [timestamp]`` for ratings, ``user item [timestamp [count]]`` for interactions (None: a
+    column to ignore)."""
+    if feedback == "implicit":
+        names: list[str | None] = ["user", "item", "timestamp", "count"][:width]
+    else:
+        names = (
+            ["user", "item", "rating", "timestamp"] if width >= 4 else ["user", "item", "rating"]
+        )
+    return names + [None] * (width - len(names))
 
 
 def relevance_threshold(feedback: Feedback, explicit_threshold: float = THRESHOLD) -> float:
@@ -84,9 +117,15 @@ def relevance_threshold(feedback: Feedback, explicit_threshold: float = THRESHOL
     return explicit_threshold if feedback == "explicit" else IMPLICIT_THRESHOLD
 
 
+def valid_range(feedback: Feedback, rating_scale: tuple[float, float]) -> tuple[float, float]:
+    """Where a validated rating lies: within ``rating_scale`` for ratings; at least 1 for
+    implicit feedback (``binary`` is 1, ``log_count`` 1 + a non-negative term)."""
+    return rating_scale if feedback == "explicit" else (1.0, float("inf"))
+
+
 def interactions_to_ratings(
     interactions: pl.DataFrame,
-    signal: Literal["binary", "log_count"] = "binary",
+    signal: InteractionSignal = "binary",
     *,
     alpha: float = 1.0,
     eps: float = 1.0,
@@ -128,8 +167,9 @@ def read_interactions(path: str | os.PathLike, sep: str = ",") -> pl.DataFrame:
 
     With a header, columns are found by name (the readers' aliases, plus the count names);
     without one, by position: ``user, item[, timestamp[, count]]``. Ids become Int64 when every
-    id is a plain integer (as for ratings), else stay strings. For files the rating readers
-    cannot take yet; the ingest keeps quarantine and provenance for rated files.
+    id is a plain integer (as for ratings), else stay strings. A quick reader for a notebook;
+    the pipeline reads interaction files with the rating readers
+    (``Reader(feedback="implicit")``), which keep quarantine and provenance.
     """
     try:
         frame = pl.read_csv(path, separator=sep, has_header=False, infer_schema=False)

@@ -44,23 +44,29 @@ INT_ID = r"^(0|[1-9][0-9]{0,17})$"
 
 
 def find_items_file(folder: str | os.PathLike) -> Path | None:
-    """The first of :data:`ITEM_FILES` in ``folder``, or None."""
+    """The first of :data:`ITEM_FILES` in ``folder`` (a local path or a ``UPath``), or None."""
     for name in ITEM_FILES:
-        path = Path(folder) / name
+        path = _as_path(folder) / name
         if path.is_file():
             return path
     return None
 
 
 def read_items(path: str | os.PathLike) -> pl.DataFrame:
-    """``item_id, title, genres`` from a ``u.item`` or a header CSV (see the module docstring)."""
-    path = Path(path)
+    """``item_id, title, genres`` from a ``u.item`` or a header CSV (see the module docstring);
+    ``path`` may be a ``UPath`` (an object-store data root)."""
+    path = _as_path(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise DataError(f"{path}: cannot read the items file ({exc})") from None
     frame = _read_u_item(path, raw) if path.name.endswith(".item") else _read_csv(path, raw)
     return _typed(frame.unique("item_id", keep="first", maintain_order=True))
+
+
+def _as_path(path):
+    """A ``UPath`` (anything with ``read_bytes``) as given, else a local ``Path``."""
+    return path if hasattr(path, "read_bytes") else Path(path)
 
 
 def _read_u_item(path: Path, raw: bytes) -> pl.DataFrame:

@@ -11,6 +11,11 @@ differ only in such bytes must not merge.
 The reader's output is a *parsed* frame: ids as strings (typed later, over all files, by
 :mod:`recsys_core.data.validate`), ``rating`` Float64, ``timestamp`` Int64 (null when the file
 has no time), plus ``file`` and ``line`` for provenance.
+
+``feedback`` (the reader's, never guessed per file): ``explicit`` files need a rating column;
+``implicit`` files are interactions, ``user, item[, timestamp][, count]``, with no rating column,
+and their parsed ``rating`` is the count (1 without one; a finite number >= 0); see
+:func:`recsys_core.data.interactions.check_header` and ``positional_fields``.
 """
 
 from __future__ import annotations
@@ -25,6 +30,12 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from recsys_core.data import rules
+from recsys_core.data.interactions import (
+    COUNT_NAMES,
+    Feedback,
+    check_header,
+    positional_fields,
+)
 from recsys_core.data.lines import line_batches
 from recsys_core.data.watch import watched_files
 from recsys_core.errors import ConfigError, DataError
@@ -37,6 +48,7 @@ ALIASES = {
     "productid": "item", "product": "item",
     "rating": "rating", "ratings": "rating", "score": "rating", "stars": "rating",
     "timestamp": "timestamp", "time": "timestamp", "ts": "timestamp", "unixtime": "timestamp",
+    **dict.fromkeys(COUNT_NAMES, "count"),
 }  # fmt: skip
 PRESETS = {
     "ml-100k": {"line_format": "user item rating timestamp", "sep": "\t"},
@@ -60,6 +72,8 @@ class Reader:
         sep: field separator (any string, e.g. ``::``); ``None`` sniffs the first data line.
         rating_scale: ``(lowest, highest)`` valid rating, both inclusive.
         skip_lines: lines to skip at the top of each text file (before any header).
+        feedback: ``explicit`` (ratings) or ``implicit`` (interactions; see the module
+            docstring).
     """
 
     name: str | None = None
@@ -67,6 +81,7 @@ class Reader:
     sep: str | None = None
     rating_scale: tuple[float, float] = (1.0, 5.0)
     skip_lines: int = 0
+    feedback: Feedback = "explicit"
 
     def __post_init__(self) -> None:
         require(
@@ -86,16 +101,30 @@ class Reader:
         object.__setattr__(self, "rating_scale", scale)
         require(self.skip_lines >= 0, "skip_lines", self.skip_lines, ">= 0")
         require(self.sep is None or len(self.sep) > 0, "sep", self.sep, "a non-empty string")
+        require(
+            self.feedback in ("explicit", "implicit"),
+            "feedback",
+            self.feedback,
+            "'explicit' or 'implicit'",
+        )
         if self.line_format is not None:
-            parse_line_format(self.line_format)
+            parse_line_format(self.line_format, self.feedback)
 
 
-def parse_line_format(line_format: str) -> list[str | None]:
-    """Field names of ``line_format`` (None for ignored columns); user, item, rating required."""
+def parse_line_format(line_format: str, feedback: Feedback = "explicit") -> list[str | None]:
+    """Field names of ``line_format`` (None for ignored columns); user and item required, and
+    a rating for explicit feedback (implicit feedback has none; ``count`` is optional)."""
     names = [ALIASES.get(_norm(tok)) for tok in line_format.split()]
-    for need in ("user", "item", "rating"):
+    if feedback == "explicit":
+        names = [None if n == "count" else n for n in names]
+    for need in ("user", "item", "rating") if feedback == "explicit" else ("user", "item"):
         if need not in names:
             raise ConfigError(f"line_format {line_format!r} lacks {need!r}")
+    if feedback == "implicit" and "rating" in names:
+        raise ConfigError(
+            f"line_format {line_format!r} names a rating, but the feedback is implicit "
+            "(interactions have none): name that column anything else to ignore it"
+        )
     dup = {n for n in names if n is not None and names.count(n) > 1}
     if dup:
         raise ConfigError(f"line_format {line_format!r} repeats {sorted(dup)}")
@@ -121,7 +150,7 @@ def read_ratings(path: str | os.PathLike, reader: Reader | None = None) -> Parse
         raise DataError(f"{label}: no such file")
     blank = [0]
     if path.suffix.lower() in PARQUET_SUFFIXES:
-        batches = _parquet_batches(path)
+        batches = _parquet_batches(path, reader.feedback)
     else:
         batches = _text_batches(path, reader, blank)
     scale = reader.rating_scale
@@ -185,12 +214,18 @@ def _text_batches(path: Path, reader: Reader, n_blank: list[int]) -> Iterator[Ba
         raise DataError(f"{where}: cannot detect the field separator of {first[:80]!r}; set sep")
     sep = sep or "\t"  # no text line at all: every line is already quarantined
     header = _header_format(first.split(sep)) if first_line else None
-    names = parse_line_format(reader.line_format) if reader.line_format else header
-    if names is None:
-        width = len(first.split(sep))
-        names = [*FIELDS[:3], "timestamp"] if width >= 4 else list(FIELDS[:3])
-        names += [None] * (width - len(names))
+    if header is not None and reader.line_format is None:
+        check_header(file_label(path), first.split(sep), reader.feedback)
+    if reader.line_format:
+        names = parse_line_format(reader.line_format, reader.feedback)
+    else:
+        names = header or positional_fields(len(first.split(sep)), reader.feedback)
+    if reader.feedback == "explicit":
+        names = [None if n == "count" else n for n in names]
     where = {COLUMN[f]: f"column {names.index(f) + 1}" for f in FIELDS if f in names}
+    if "count" in names:  # implicit: the count fills the parsed rating column
+        where["count"] = f"column {names.index('count') + 1}"
+        names = ["rating" if n == "count" else n for n in names]
     for frame in itertools.chain(held, lines):
         if header is not None:
             frame = frame.filter(pl.col("line") != first_line["line"])
@@ -209,6 +244,8 @@ def _split_fields(
         for f in FIELDS
         if f in names
     ]
+    if "rating" not in names:  # an interaction without a count counts once
+        cols.append(pl.lit("1").alias("rating"))
     out = frame.with_columns(parts.list.len().alias("n_fields")).with_columns(cols)
     width_bad = pl.col("n_fields") != len(names)
     out = out.with_columns(
@@ -237,7 +274,7 @@ def _unquoted(field: pl.Expr, quoted: bool) -> pl.Expr:
 
 
 # -- parquet ------------------------------------------------------------------------------------
-def _parquet_batches(path: Path) -> Iterator[Batch]:
+def _parquet_batches(path: Path, feedback: Feedback = "explicit") -> Iterator[Batch]:
     """Typed batches of :data:`BATCH_ROWS` rows; ``line`` is the row number (from 1)."""
     try:
         file = pq.ParquetFile(path)
@@ -245,19 +282,25 @@ def _parquet_batches(path: Path) -> Iterator[Batch]:
     except Exception as exc:  # pyarrow raises several types for corrupt files
         raise DataError(f"{file_label(path)}: cannot read as Parquet ({exc})") from exc
     names = {ALIASES[_norm(c)]: c for c in columns if _norm(c) in ALIASES}
-    missing = [f for f in ("user", "item", "rating") if f not in names]
+    need = ("user", "item", "rating") if feedback == "explicit" else ("user", "item")
+    missing = [f for f in need if f not in names]
     if missing:
         raise DataError(
             f"{file_label(path)}: Parquet file lacks column(s) for {missing}; has {columns}"
         )
+    if feedback == "implicit":
+        check_header(file_label(path), columns, feedback)
     where = {COLUMN[f]: f"column {names[f]!r}" for f in FIELDS if f in names}
+    if feedback == "implicit" and "count" in names:  # the count fills the rating column
+        where["count"] = f"column {names['count']!r}"
+        names["rating"] = names.pop("count")
     wanted = [names[f] for f in FIELDS if f in names]
     first_line = 1
     try:
         for batch in file.iter_batches(BATCH_ROWS, columns=wanted):
             frame = pl.from_arrow(batch)
             assert isinstance(frame, pl.DataFrame)
-            yield _parquet_fields(frame, names, first_line), where
+            yield _parquet_fields(frame, names, first_line, where), where
             first_line += frame.height
     except DataError:
         raise
@@ -265,7 +308,9 @@ def _parquet_batches(path: Path) -> Iterator[Batch]:
         raise DataError(f"{file_label(path)}: cannot read as Parquet ({exc})") from exc
 
 
-def _parquet_fields(frame: pl.DataFrame, names: dict[str, str], first_line: int) -> pl.DataFrame:
+def _parquet_fields(
+    frame: pl.DataFrame, names: dict[str, str], first_line: int, where: dict[str, str]
+) -> pl.DataFrame:
     present = [f for f in FIELDS if f in names]
     out = frame.select(
         pl.int_range(first_line, first_line + pl.len(), dtype=pl.Int64).alias("line"),
@@ -280,7 +325,8 @@ def _parquet_fields(frame: pl.DataFrame, names: dict[str, str], first_line: int)
         pl.col("_user_id").alias("user_id"),
         pl.col("_item_id").alias("item_id"),
     ).drop("_user_id", "_item_id")
-    where = {COLUMN[f]: f"column {names[f]!r}" for f in present}
+    if "rating" not in present:  # an interaction without a count counts once
+        out = out.with_columns(pl.lit("1").alias("rating"))
     return rules.typed(out, where)
 
 

@@ -54,6 +54,12 @@ def empty_parsed() -> pl.DataFrame:
     return pl.DataFrame(schema={**schema, **PARSED_SCHEMA})
 
 
+def _value(where: Mapping[str, str]) -> str:
+    """The file field behind the parsed ``rating`` column: ``count`` for interactions that have
+    one (``where`` then places ``count``), else ``rating``."""
+    return "count" if "count" in where else "rating"
+
+
 def _field(column: str, where: Mapping[str, str]) -> str:
     name = {"user_id": "user id", "item_id": "item id"}.get(column, column)
     return f"{name} ({where[column]})" if column in where else name
@@ -79,7 +85,8 @@ def typed(frame: pl.DataFrame, where: Mapping[str, str]) -> pl.DataFrame:
             ],
             pl.when(rating.is_null()).then(
                 pl.format(
-                    f"{_field('rating', where)} is not a number: '{{}}'", rating_txt.fill_null("")
+                    f"{_field(_value(where), where)} is not a number: '{{}}'",
+                    rating_txt.fill_null(""),
                 )
             ),
         ).alias("reason"),
@@ -120,13 +127,17 @@ def apply(
     """Apply the value rules to a typed frame and split it into good rows and quarantine."""
     lo, hi = rating_scale
     r = pl.col("rating")
-    field = _field("rating", where)
+    field = _field(_value(where), where)
+    if _value(where) == "count":  # an interaction count: any finite number >= 0
+        outside = pl.when(r < 0).then(pl.format(f"{field} is negative: {{}}", r))
+    else:
+        outside = pl.when((r < lo) | (r > hi)).then(
+            pl.format(f"{field} is outside rating_scale [{lo}, {hi}]: {{}}", r)
+        )
     reason = pl.coalesce(
         pl.col("reason"),
         pl.when(~r.is_finite()).then(pl.format(f"{field} is not finite: {{}}", r)),
-        pl.when((r < lo) | (r > hi)).then(
-            pl.format(f"{field} is outside rating_scale [{lo}, {hi}]: {{}}", r)
-        ),
+        outside,
         pl.col("ts_reason"),
     )
     frame = frame.with_columns(reason.alias("reason"), pl.lit(file, pl.Categorical).alias("file"))

@@ -22,6 +22,13 @@ Rules, in order:
    reason naming the column); nothing is returned.
 5. A file with no data rows (empty, blank or header only) is logged and skipped; if no file has
    a usable rating, :class:`DataError` names the files.
+
+Implicit feedback (``feedback="implicit"``, files read with a ``Reader(feedback="implicit")``
+whose ``rating`` column is the interaction count): rules 1, 2, 4 and 5 hold unchanged; rule 3
+does not apply, because a pair seen twice is two interactions, not a conflict: a pair's counts
+are summed, its latest timestamp kept, and the sum becomes its rating through ``signal``
+(:func:`recsys_core.data.interactions.interactions_to_ratings`; a pair whose counts sum to 0
+is no interaction and is dropped). ``counts`` then also holds ``interactions`` (rows kept).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from recsys_core.data.interactions import Feedback, InteractionSignal, interactions_to_ratings
 from recsys_core.data.readers import Reader, read_ratings
 from recsys_core.data.rules import INT_ID, QUARANTINE_SCHEMA, ParsedFile, unify_ids
 from recsys_core.errors import DataError
@@ -58,19 +66,45 @@ def ingest(
     paths: Sequence[str | os.PathLike],
     reader: Reader | None = None,
     max_bad_fraction: float = 0.05,
+    *,
+    signal: InteractionSignal = "binary",
+    alpha: float = 1.0,
+    eps: float = 1.0,
 ) -> Validated:
-    """Read every file in ``paths`` (in that order) and :func:`validate` them together."""
+    """Read every file in ``paths`` (in that order) and :func:`validate` them together, with
+    the reader's ``feedback`` (``signal``, ``alpha``, ``eps``: as for :func:`validate`)."""
     require(0 <= max_bad_fraction <= 1, "max_bad_fraction", max_bad_fraction, "in [0, 1]")
-    return _validate([read_ratings(p, reader) for p in paths], max_bad_fraction)
+    feedback = reader.feedback if reader is not None else "explicit"
+    implicit = _implicit(feedback, signal, alpha, eps)
+    return _validate([read_ratings(p, reader) for p in paths], max_bad_fraction, implicit)
 
 
-def validate(parsed: Sequence[ParsedFile], max_bad_fraction: float = 0.05) -> Validated:
-    """Combine parsed files (in the given order) into validated ratings; see module rules."""
+def validate(
+    parsed: Sequence[ParsedFile],
+    max_bad_fraction: float = 0.05,
+    *,
+    feedback: Feedback = "explicit",
+    signal: InteractionSignal = "binary",
+    alpha: float = 1.0,
+    eps: float = 1.0,
+) -> Validated:
+    """Combine parsed files (in the given order) into validated ratings; see module rules.
+    ``signal``, ``alpha`` and ``eps`` turn implicit feedback's counts into ratings."""
     require(0 <= max_bad_fraction <= 1, "max_bad_fraction", max_bad_fraction, "in [0, 1]")
-    return _validate(list(parsed), max_bad_fraction)
+    return _validate(list(parsed), max_bad_fraction, _implicit(feedback, signal, alpha, eps))
 
 
-def _validate(parsed: list[ParsedFile], max_bad_fraction: float) -> Validated:
+def _implicit(
+    feedback: Feedback, signal: InteractionSignal, alpha: float, eps: float
+) -> dict | None:
+    """``interactions_to_ratings``' options for implicit feedback, None for ratings."""
+    require(feedback in ("explicit", "implicit"), "feedback", feedback, "explicit | implicit")
+    return {"signal": signal, "alpha": alpha, "eps": eps} if feedback == "implicit" else None
+
+
+def _validate(
+    parsed: list[ParsedFile], max_bad_fraction: float, implicit: dict | None = None
+) -> Validated:
     """:func:`validate`, emptying ``parsed`` once its rows are combined (so that, from
     :func:`ingest`, the parsed files are freed while the ratings are sorted)."""
     good = (
@@ -105,7 +139,14 @@ def _validate(parsed: list[ParsedFile], max_bad_fraction: float) -> Validated:
             f"{bad.height} bad): {names or 'no files given'}"
         )
     good = good.with_columns(_typed_id("user_id", good), _typed_id("item_id", good))
-    ratings, superseded = _resolve_duplicates(good)
+    if implicit is not None:
+        counts["interactions"] = good.height
+        clicks = good.select("user_id", "item_id", "timestamp", pl.col("rating").alias("count"))
+        good.clear()
+        ratings = interactions_to_ratings(clicks, **implicit)
+        superseded = _empty_quarantine()
+    else:
+        ratings, superseded = _resolve_duplicates(good)
     counts |= {"duplicates_superseded": superseded.height, "ratings": ratings.height}
     quarantine = pl.concat([bad, superseded]).sort(["file", "line"])
     if quarantine.height:

@@ -45,16 +45,20 @@ def evaluate(
     threshold: float = 4.0,
     train: pl.DataFrame | None = None,
     estimates: np.ndarray | None = None,
+    rating_metrics: bool = True,
 ) -> pl.DataFrame:
     """Long-format metrics of a fitted ``model`` on ``test``: ``model, metric, k, segment,
     value``. Ranking metrics at ``k`` (and at :data:`CURVE_KS` for curves); with ``train``,
     also beyond-accuracy measures, per-user-segment ranking metrics and cold-item recall
     (:mod:`recsys_core.evaluation.beyond`). ``estimates``: ``model.predict(test)`` if the
-    caller already has it."""
+    caller already has it. ``rating_metrics=False``: no RMSE/MAE and no prediction (implicit
+    feedback: the test "ratings" are interactions, nothing a prediction could be compared
+    with)."""
     name = name or type(model).__name__
     rows: list[Row] = []
-    estimates = model.predict(test) if estimates is None else estimates
-    if np.isfinite(estimates).any():
+    if rating_metrics and estimates is None:
+        estimates = model.predict(test)
+    if rating_metrics and np.isfinite(estimates).any():
         scored = np.isfinite(estimates)
         if not scored.all():
             log.warning(

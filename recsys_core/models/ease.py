@@ -40,7 +40,7 @@ class EASEParams(Params):
     units of the signal (a ``graded`` item's diagonal is ``sum_u w_ui^2``). Chosen per night on
     validation (:mod:`recsys_core.evaluation.select`); the default is the ML-100k optimum."""
 
-    signal: Literal["graded", "binary"] = "graded"
+    signal: Literal["graded", "binary", "confidence"] = "graded"
     """How ratings become ``X`` (:mod:`recsys_core.models.signal`)."""
 
     low_weight: float = Field(default=0.5, ge=0, le=1)

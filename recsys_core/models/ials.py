@@ -49,7 +49,7 @@ class IALSParams(Params):
     use_cg: bool = True
     """Conjugate gradient (3 steps per sweep) instead of an exact Cholesky solve [``use_cg``]."""
 
-    signal: Literal["graded", "binary"] = "graded"
+    signal: Literal["graded", "binary", "confidence"] = "graded"
     """How ratings become ``w_ui`` (:mod:`recsys_core.models.signal`)."""
 
     low_weight: float = Field(default=0.25, ge=0, le=1)

@@ -32,15 +32,23 @@ def ratings_problems(ratings: pl.DataFrame, rating_scale: tuple[float, float]) -
     return problems
 
 
-def recommendation_problems(recs: pl.DataFrame, ratings: pl.DataFrame, n: int) -> dict[str, str]:
+def recommendation_problems(
+    recs: pl.DataFrame, ratings: pl.DataFrame, n: int, removed: pl.DataFrame | None = None
+) -> dict[str, str]:
     """Every known user has min(n, candidates) distinct unseen items, ranks 1..k, finite scores.
 
     ``ratings`` are the ratings the lists were built from: their users are the known users and
-    their items the catalogue.
+    their items the catalogue. A user's candidates are the items they have not rated, less the
+    ``removed`` ones (``user_id, removed``: how many of them business rules exclude,
+    :func:`recsys_core.ranking.removed.removed_frame`; none when not given).
     """
     problems: dict[str, str] = {}
     n_items = ratings.get_column("item_id").n_unique()
     rated = ratings.group_by("user_id").agg(pl.len().alias("rated"))
+    if removed is not None:
+        rated = rated.join(removed, on="user_id", how="left").select(
+            "user_id", pl.col("rated") + pl.col("removed").fill_null(0)
+        )
     per_user = recs.group_by("user_id").agg(
         pl.len().alias("rows"),
         pl.col("item_id").n_unique().alias("distinct"),

@@ -19,6 +19,11 @@ Use: :meth:`Rules.exclusions` gives a ``b x n_items`` bool mask for a block of u
 (None when no rule applies to the block); the ranker sets those scores to -inf, exactly as it
 does for seen items, so the top-N takes the next best item and lists keep ``n`` rows while
 enough allowed candidates exist. :func:`excluded_problems` proves a published table broke none.
+
+Reading and indexing are two steps, so that a run reads the folder once and every step uses the
+same rules: :func:`read_rule_files` gives a *snapshot* (one long String frame, ``file, user_id,
+item_id, segment``, checked), :func:`rules_from_frame` indexes it against a run's ids;
+:func:`load_rules` does both.
 """
 
 from __future__ import annotations
@@ -35,7 +40,15 @@ import scipy.sparse as sp
 from recsys_core.data.ids import IdIndex
 from recsys_core.errors import DataError
 
-__all__ = ["RULE_FILES", "Rules", "excluded_problems", "load_rules"]
+__all__ = [
+    "RULE_FILES",
+    "SNAPSHOT_SCHEMA",
+    "Rules",
+    "excluded_problems",
+    "load_rules",
+    "read_rule_files",
+    "rules_from_frame",
+]
 
 RULE_FILES = {
     "exclude_items.csv": ("item_id",),
@@ -44,6 +57,11 @@ RULE_FILES = {
     "user_segments.csv": ("user_id", "segment"),
 }
 """Each rule file and its required columns."""
+
+SNAPSHOT_SCHEMA = {"file": pl.String, "user_id": pl.String, "item_id": pl.String,
+                   "segment": pl.String}  # fmt: skip
+"""The snapshot of a rules folder: one row per rule row, null where its file has no such
+column."""
 
 INT_ID = r"^(0|[1-9][0-9]{0,17})$"
 """A plain integer id, as :mod:`recsys_core.data.validate` types ratings' ids."""
@@ -97,6 +115,11 @@ class Rules:
             and not (self.user_segment >= 0).any()
         )
 
+    @property
+    def excluded_item_ids(self) -> pl.Series:
+        """The raw ids of the items excluded for everyone (``exclude_items.csv``, known ids)."""
+        return self.items.raw(np.flatnonzero(self.excluded_items))
+
     def exclusions(self, users: np.ndarray) -> np.ndarray | None:
         """``b x n_items`` bool mask of the items the users (indices) must not be shown, or None
         when no rule applies to any of them."""
@@ -134,8 +157,33 @@ def load_rules(folder: str | os.PathLike, users: IdIndex, items: IdIndex) -> Rul
     ``users`` and ``items`` are the id indexes the mask is built against (the training data's,
     ``model.data.users`` / ``.items``). ``folder`` may be a local path or a ``UPath``.
     """
+    return rules_from_frame(read_rule_files(folder), users, items)
+
+
+def read_rule_files(folder: str | os.PathLike) -> pl.DataFrame:
+    """The rule files present in ``folder`` as one snapshot frame (:data:`SNAPSHOT_SCHEMA`);
+    empty when there are none. A file that cannot be read, lacks a column or has an empty id is
+    a :class:`DataError` naming it."""
     path = _as_path(folder)
-    frames = {name: _read(path / name, cols) for name, cols in RULE_FILES.items()}
+    parts = []
+    for name, columns in RULE_FILES.items():
+        frame = _read(path / name, columns)
+        if frame is not None:
+            parts.append(frame.with_columns(pl.lit(name).alias("file")))
+    empty = pl.DataFrame(schema=SNAPSHOT_SCHEMA)
+    return pl.concat([empty, *parts], how="diagonal").select(list(SNAPSHOT_SCHEMA))
+
+
+def rules_from_frame(snapshot: pl.DataFrame, users: IdIndex, items: IdIndex) -> Rules:
+    """:class:`Rules` of a snapshot (:func:`read_rule_files`) against these id indexes."""
+    frames: dict[str, pl.DataFrame | None] = {
+        name: (
+            snapshot.filter(pl.col("file") == name).select(columns)
+            if (snapshot.get_column("file") == name).any()
+            else None
+        )
+        for name, columns in RULE_FILES.items()
+    }
     report: dict[str, dict] = {}
     rules = Rules.none(users, items)
     excluded = rules.excluded_items.copy()

@@ -13,12 +13,15 @@ Sources, in order of preference (the pipeline passes the strongest one the night
 - ``co_raters`` (fallback): the items most often rated by the users who rated i
   (``c_ij = |U_i ∩ U_j|``, the score), ties by overall popularity ``|U_j|``, then smaller id.
 
-Only positive model scores count as neighbours. An item with fewer than ``min_ratings`` training
-ratings gets no model rows (its row of ``B`` or ``rank_`` rests on too little data); an item with
-fewer than ``n`` positive neighbours keeps them and the fallback fills the remaining ranks (the
-fallback never repeats an item). So every item gets ``min(n, n_items - 1)`` rows, never itself
-and never a sentinel row. Ranking rule: higher score first, ties by smaller item id; model rows
-rank before fallback rows (their scores are on different scales: read ``source``).
+Items in ``exclude`` (business rules' ``exclude_items.csv``: withdrawn, out of stock) are never
+listed as a similar item, by the model or the fallback; their own rows are kept (a page about
+a withdrawn item may still exist). Only positive model scores count as neighbours. An item
+with fewer than ``min_ratings`` training ratings gets no model rows (its row of ``B`` or
+``rank_`` rests on too little data); an item with fewer than ``n`` positive neighbours keeps
+them and the fallback fills the remaining ranks (the fallback never repeats an item). So every
+item gets ``min(n, n_items - 1 - excluded others)`` rows, never itself and never a sentinel
+row. Ranking rule: higher score first, ties by smaller item id; model rows rank before fallback
+rows (their scores are on different scales: read ``source``).
 
 Work is done in blocks of items (one ``b x n_items`` float64 block at a time, sized like the
 top-N ranker's), never an ``n_items x n_items`` dense matrix beyond EASE's own ``B``.
@@ -52,12 +55,18 @@ def item_model_source(model: Recommender) -> str | None:
 
 
 def similar_items(
-    model: Recommender, n: int = 10, min_ratings: int = 5, *, block_size: int | None = None
+    model: Recommender,
+    n: int = 10,
+    min_ratings: int = 5,
+    *,
+    block_size: int | None = None,
+    exclude: np.ndarray | None = None,
 ) -> pl.DataFrame:
     """``item_id, rank, similar_item_id, score, source`` for every training item of ``model``.
 
     ``model`` is a fitted EASE or item-based KNN (see the module docstring for the sources and
-    the fallback); ``block_size`` (items per block) only changes speed and memory.
+    the fallback); ``exclude``: a bool per item index of items never listed as similar;
+    ``block_size`` (items per block) only changes speed and memory.
     """
     source = item_model_source(model)
     if source is None:
@@ -79,7 +88,9 @@ def similar_items(
     for block in user_blocks(items, block_size or auto_block_size(n_items)):
         scores = rows_of(block)
         scores[counts[block] < min_ratings] = np.nan
-        parts.append(_block_rows(block, scores, item_users, binary, counts, n, source))
+        if exclude is not None:
+            scores[:, exclude] = np.nan
+        parts.append(_block_rows(block, scores, item_users, binary, counts, n, source, exclude))
     return _frame(data.items, parts)
 
 
@@ -112,7 +123,7 @@ def _knn_rows(model):
     return rows
 
 
-def _block_rows(block, scores, item_users, binary, counts, n, source):
+def _block_rows(block, scores, item_users, binary, counts, n, source, exclude=None):
     """Model rows then fallback rows for one block: ``(items, ranks, similar, scores, source)``."""
     b, n_items = scores.shape
     own = (np.arange(b), block)
@@ -126,6 +137,8 @@ def _block_rows(block, scores, item_users, binary, counts, n, source):
     key = co * float(counts.max() + 1) + counts  # co-raters first, then popularity (exact)
     key[own] = -np.inf
     key[rows, cols] = -np.inf
+    if exclude is not None:
+        key[:, exclude] = -np.inf
     f_rows, f_cols, _ = top_k_rows(key, n)
     f_rank = np.arange(len(f_rows)) - np.searchsorted(f_rows, f_rows)
     keep = f_rank < need[f_rows]
@@ -163,28 +176,45 @@ def _frame(items, parts) -> pl.DataFrame:
     )
 
 
-def similar_items_problems(table: pl.DataFrame, catalogue: pl.Series, n: int) -> dict[str, str]:
+def similar_items_problems(
+    table: pl.DataFrame, catalogue: pl.Series, n: int, excluded: pl.Series | None = None
+) -> dict[str, str]:
     """What is wrong with a similar-items ``table`` (empty dict: nothing).
 
-    Checks: the columns; every ``catalogue`` item has exactly ``min(n, len(catalogue) - 1)``
-    rows with ranks 1..k; no item is its own neighbour or listed twice; every id is in the
-    catalogue; scores are finite; ``source`` is one of :data:`SOURCES`.
+    Checks: the columns; every ``catalogue`` item has exactly ``min(n, len(catalogue) - 1 -
+    excluded others)`` rows with ranks 1..k; no item is its own neighbour or listed twice; every
+    id is in the catalogue; no ``excluded`` item is listed as similar; scores are finite;
+    ``source`` is one of :data:`SOURCES`.
     """
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:
         return {"columns": f"missing column(s) {missing}; has {table.columns}"}
     problems: dict[str, str] = {}
     cat = catalogue.unique()
-    want = max(0, min(n, cat.len() - 1))
+    gone = pl.Series([], dtype=cat.dtype) if excluded is None else excluded.cast(cat.dtype)
+    gone = gone.filter(gone.is_in(cat.implode())).unique()
     per_item = (
         pl.DataFrame({"item_id": cat})
+        .with_columns(
+            pl.min_horizontal(
+                pl.lit(n), cat.len() - 1 - gone.len() + pl.col("item_id").is_in(gone.implode())
+            )
+            .clip(0)
+            .alias("want")
+        )
         .join(table.group_by("item_id").len(), on="item_id", how="left")
         .with_columns(pl.col("len").fill_null(0))
-        .filter(pl.col("len") != want)
+        .filter(pl.col("len") != pl.col("want"))
     )
     if per_item.height:
-        ex = per_item.head(3).rows()
-        problems["rows_per_item"] = f"{per_item.height} item(s) without {want} rows, e.g. {ex}"
+        ex = per_item.head(3).select("item_id", "len", "want").rows()
+        problems["rows_per_item"] = (
+            f"{per_item.height} item(s) without min(N, others) rows, e.g. {ex}"
+        )
+    listed = table.filter(pl.col("similar_item_id").is_in(gone.implode()))
+    if listed.height:
+        ex = listed.get_column("similar_item_id").unique().head(3).to_list()
+        problems["excluded"] = f"{listed.height} row(s) list an excluded item, e.g. {ex}"
     for col in ("item_id", "similar_item_id"):
         unknown = table.filter(~pl.col(col).is_in(cat.implode()))
         if unknown.height:

@@ -18,7 +18,15 @@ import polars as pl
 
 from recsys_core.report.format import fmt
 
-__all__ = ["BASELINE", "TREND_GID", "curves", "model_comparison", "popularity_profile", "trend"]
+__all__ = [
+    "BASELINE",
+    "TREND_GID",
+    "curves",
+    "genre_mix",
+    "model_comparison",
+    "popularity_profile",
+    "trend",
+]
 
 BASELINE = "popularity"
 COLORS = {"hybrid": "#1b6ca8", BASELINE: "#9e9e9e"}
@@ -121,6 +129,32 @@ def popularity_profile(published: pl.DataFrame, train: pl.DataFrame) -> str:
     ax.bar(x + 0.2, rec_share, 0.4, label="share of published recommendations", color="#1b6ca8")
     ax.set_xticks(x, [f"{10 * d}-{10 * d + 10}%" for d in x], fontsize=8)
     ax.set_xlabel("items by popularity (most rated first), deciles of the catalogue")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _svg(fig)
+
+
+GENRES_SHOWN = 12
+
+
+def genre_mix(rated: pl.DataFrame, recommended: pl.DataFrame) -> str:
+    """Bars of each genre's share (``genre, share`` frames) in the training ratings and in the
+    published rows; the :data:`GENRES_SHOWN` genres most present in either, largest first."""
+    both = (
+        rated.rename({"share": "rated"})
+        .join(recommended.rename({"share": "recommended"}), on="genre", how="full", coalesce=True)
+        .fill_null(0.0)
+        .with_columns(pl.max_horizontal("rated", "recommended").alias("top"))
+        .sort(["top", "genre"], descending=[True, False])
+        .head(GENRES_SHOWN)
+    )
+    fig, ax = plt.subplots(figsize=(10, 3.4))
+    x = np.arange(both.height)
+    ax.bar(x - 0.2, both["rated"], 0.4, label="share of training ratings", color="#9e9e9e")
+    ax.bar(x + 0.2, both["recommended"], 0.4, label="share of published recommendations",
+           color=COLORS["hybrid"])  # fmt: skip
+    ax.set_xticks(x, both["genre"].to_list(), fontsize=8, rotation=30, ha="right")
+    ax.set_ylabel("share of genre labels")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return _svg(fig)

@@ -2,14 +2,16 @@
 JavaScript), and the Markdown summary shown on the Dagster materialization.
 
 Top first: the header (run, date, data, inputs, gate), the models, the trends, the
-popularity of what we recommend, user segments, the glossary, and the settings collapsed.
+popularity of what we recommend, what the business rules removed, the genre mix and a sample of
+lists in titles (with item metadata), user segments, similar items, the glossary, and the
+settings collapsed.
 """
 
 from __future__ import annotations
 
 import html
 
-from recsys_core.report import sections
+from recsys_core.report import examples, sections
 from recsys_core.report.format import fmt
 from recsys_core.report.header import (
     files_summary,
@@ -59,8 +61,12 @@ def build_report(inputs: ReportInputs) -> str:
             sections.models(inputs),
             sections.trends(inputs),
             sections.popularity(inputs),
+            sections.rules(inputs),
+            examples.genre_mix(inputs),
+            examples.sample_lists(inputs),
             sections.segments(inputs),
             sections.similar(inputs),
+            examples.similar_titles(inputs),
             sections.glossary(inputs),
             sections.settings(inputs),
         ]

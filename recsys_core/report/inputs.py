@@ -55,7 +55,11 @@ class ReportInputs:
     the training ratings; ``trends`` one row per earlier run of this data root and this one
     (``run_id, date, ndcg, coverage, users, rows, seconds``); ``settings`` the run's effective
     settings, ``defaults`` the built-in ones, ``chosen`` what the night's tuning picked (nested
-    dicts); ``model`` the published model whose NDCG@k the gate judged.
+    dicts); ``model`` the published model whose NDCG@k the gate judged. Optional: ``rules``
+    what the business rules removed (:func:`recsys_core.ranking.removed.rule_summary`, empty
+    without rules); ``items`` the item metadata (``item_id, title, genres``, None or empty
+    without an items file); ``similar`` the similar-items table (``item_id, rank,
+    similar_item_id, score, source``).
     """
 
     run_id: str
@@ -74,6 +78,9 @@ class ReportInputs:
     chosen: Mapping[str, Any] = field(default_factory=dict)
     k: int = 10
     model: str = "hybrid"
+    rules: Mapping[str, Any] = field(default_factory=dict)
+    items: pl.DataFrame | None = None
+    similar: pl.DataFrame | None = None
 
     def __post_init__(self) -> None:
         if self.generated_at.tzinfo is None:
@@ -84,6 +91,10 @@ class ReportInputs:
         _require_columns("published", self.published, ("user_id", "item_id", "source"))
         _require_columns("train_items", self.train_items, ("item_id",))
         _require_columns("trends", self.trends, TREND_COLUMNS)
+        if self.items is not None:
+            _require_columns("items", self.items, ("item_id", "title", "genres"))
+        if self.similar is not None:
+            _require_columns("similar", self.similar, ("item_id", "rank", "similar_item_id"))
         if BASELINE not in set(self.metrics.get_column("model")):
             raise ValueError(f"metrics has no {BASELINE!r} rows: the baseline is always shown")
         object.__setattr__(self, "generated_at", self.generated_at.astimezone(UTC))

@@ -7,13 +7,14 @@ import html
 
 import polars as pl
 
+from recsys_core.ranking.removed import KINDS
 from recsys_core.report import charts
 from recsys_core.report.format import fmt, html_table
 from recsys_core.report.glossary import GLOSSARY
 from recsys_core.report.inputs import ReportInputs, flatten, settings_diff
 from recsys_core.report.tables import segment_table, table_at_k
 
-__all__ = ["glossary", "models", "popularity", "segments", "settings", "trends"]
+__all__ = ["glossary", "models", "popularity", "rules", "segments", "settings", "trends"]
 
 DIFF_HEADER = ("setting", "this run", "default")
 TREND_RUNS = 30
@@ -35,11 +36,22 @@ def models(inputs: ReportInputs) -> str:
             f"<p>The popularity baseline is grey; the published lists come from "
             f"<b>{html.escape(inputs.model)}</b>. Terms are explained in the "
             "<a href='#glossary'>glossary</a>.</p>",
+            _implicit_note(inputs),
             charts.model_comparison(inputs.metrics, k),
             html_table(table_at_k(inputs.metrics, k)),
             "<h2>Quality at every list length</h2>",
             charts.curves(inputs.metrics),
         ]
+    )
+
+
+def _implicit_note(inputs: ReportInputs) -> str:
+    if inputs.settings.get("ingest", {}).get("feedback") != "implicit":
+        return ""
+    return (
+        "<p><b>Implicit feedback</b> (ingest.feedback: implicit): the inputs are interactions, "
+        "not ratings, so every held-out interaction is relevant and the rating predictors "
+        "(biased_mf, rating_blend) and RMSE/MAE are not evaluated.</p>"
     )
 
 
@@ -115,6 +127,62 @@ def similar(inputs: ReportInputs) -> str:
             html_table(rows.sort("model")),
         ]
     )
+
+
+RULE_HEADER = ("rule", "files", "rows", "rows with unknown ids (ignored)",
+               "candidates removed", "users affected")  # fmt: skip
+
+
+def rules(inputs: ReportInputs) -> str:
+    """What the business rules in ``rules/`` removed (empty when the run had none)."""
+    summary = inputs.rules
+    if not summary:
+        return ""
+    files, removed = summary.get("files", {}), summary.get("removed", {})
+    rows = []
+    for kind, names in KINDS.items():
+        present = [n for n in names if n in files]
+        if present:
+            read = [files[n] for n in present]
+            done = removed.get(kind, {})
+            rows.append((kind, ", ".join(present), sum(f.get("rows", 0) for f in read),
+                         sum(f.get("unknown_id_rows", 0) for f in read),
+                         done.get("candidates", 0), done.get("users", 0)))  # fmt: skip
+    total = summary.get("total", {})
+    rows.append(("all rules", "", None, None, total.get("candidates"), total.get("users")))
+    notes = [
+        f"<li>{html.escape(name)}: {html.escape(_note(seen))}</li>"
+        for name, seen in files.items()
+        if _note(seen)
+    ]
+    return "\n".join(
+        [
+            "<h2>Business rules</h2>",
+            "<p>Applied inside the top-N: an excluded item is removed from the user's "
+            "candidates before ranking, so every user still gets N items while enough allowed "
+            "candidates remain; the blocking check <code>recommendations:business_rules</code> "
+            "proves no excluded item was published. A candidate is an item the user has not "
+            "rated; each rule kind is counted alone, 'all rules' once. The evaluation judges the "
+            "models without the rules.</p>",
+            html_table(rows, RULE_HEADER),
+            f"<ul>{''.join(notes)}</ul>" if notes else "",
+        ]
+    )
+
+
+def _note(seen: dict) -> str:
+    parts = []
+    if seen.get("unknown_id_rows"):
+        examples = "; ".join(
+            ", ".join(f"{k}={v}" for k, v in row.items()) for row in seen.get("examples", [])
+        )
+        parts.append(f"{seen['unknown_id_rows']} row(s) with unknown ids, e.g. {examples}")
+    if "ignored" in seen:
+        parts.append(f"ignored: {seen['ignored']}")
+    if seen.get("segments_without_allowed_items"):
+        without = ", ".join(seen["segments_without_allowed_items"])
+        parts.append(f"segments without allowed items (unrestricted): {without}")
+    return "; ".join(parts)
 
 
 def glossary(inputs: ReportInputs) -> str:
