@@ -35,6 +35,7 @@ EXPECTED_EDGES = {
         "hybrid_tuning",
         "ingest_summary",
         "ratings",
+        "raw_files",
         "recommendations",
     },
     "report": {"evaluation", "quarantine", "ratings", "recommendations", "run_record"},
