@@ -1,11 +1,13 @@
 """Command line.
 
-``python -m pipeline run [--demo]`` materializes the whole graph once (``make run`` adds
-``--demo``: on a new data root with an empty ``raw/`` it writes the built-in demo ratings there
-first); ``python -m pipeline config [FILE]`` validates a settings file and prints the effective
-settings; ``python -m pipeline runs`` lists the published runs; ``python -m pipeline rollback
-[RUN_ID]`` makes an earlier published run live again (a unique prefix of its id is enough);
-``python -m pipeline recommend USER_ID [--n N]`` prints that user's live list.
+``python -m pipeline run [--demo] [--force]`` materializes the whole graph once (``make run``
+adds ``--demo``: on a new data root with an empty ``raw/`` it writes the built-in demo ratings
+there first), unless the raw files, settings and code are the live run's: then it says so in
+one line and exits 0 (``--force`` runs anyway); ``python -m pipeline config [FILE]`` validates
+a settings file and prints the effective settings; ``python -m pipeline runs`` lists the
+published runs; ``python -m pipeline rollback [RUN_ID]`` makes an earlier published run live
+again (a unique prefix of its id is enough); ``python -m pipeline recommend USER_ID [--n N]``
+prints that user's live list.
 """
 
 import argparse
@@ -22,6 +24,7 @@ from pipeline.orphans import reap_orphans, run_tags
 from pipeline.publishing import Published
 from pipeline.resources import DataRoot
 from pipeline.settings import LOAD_TIME, load_settings
+from pipeline.unchanged import unchanged_since_live
 from recsys_core.data.items import find_items_file, read_items
 from recsys_core.data.readers import raw_files
 from recsys_core.data.synthetic import demo_ratings
@@ -83,8 +86,9 @@ def failure_reason(result: dg.ExecuteInProcessResult) -> str:
     return "see the run's events"
 
 
-def run(demo: bool = False) -> int:
-    """Run the nightly job once (with the configured executor) against the project's instance."""
+def run(demo: bool = False, force: bool = False) -> int:
+    """Run the nightly job once (with the configured executor) against the project's instance;
+    unless ``force``, not when it would redo the live run (one line says so, exit 0)."""
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
     root = DataRoot()
     if instance is None:
@@ -95,6 +99,10 @@ def run(demo: bool = False) -> int:
             print(f"run {orphan} had died without a word: marked failed", file=sys.stderr)
     if demo:
         print(write_demo(root))
+    same = None if force else unchanged_since_live(root)
+    if same:
+        print(f"run skipped: {same} (--force runs it anyway)")
+        return 0
     result = _execute(instance)
     live = Published(root).current_run()
     if not result.success:
@@ -196,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     go = sub.add_parser("run", help="materialize the whole asset graph once")
     go.add_argument("--demo", action="store_true", help="write demo ratings into an empty raw/")
+    go.add_argument("--force", action="store_true",
+                    help="run even on the live run's raw files, settings and code")  # fmt: skip
     check = sub.add_parser("config", help="validate a settings file, print the effective settings")
     check.add_argument("file", nargs="?", help="a YAML settings file (default: the project file)")
     back = sub.add_parser("rollback", help="make an earlier published run live (no RUN_ID: list)")
@@ -206,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     show.add_argument("--n", type=int, default=None, help="show only the first N rows")
     args = parser.parse_args(argv)
     if args.command == "run":
-        return run(args.demo)
+        return run(args.demo, args.force)
     if args.command == "config":
         return config(args.file)
     if args.command == "runs":

@@ -2,7 +2,9 @@
 
 Both start STOPPED (Dagster's default); switch them on in the UI (Automation tab). Cron,
 timezone, sensor interval and settle time come from the ``automation`` settings section
-(defaults < project file), read when the code location loads.
+(defaults < project file), read when the code location loads. Neither starts a night that would
+redo the live run (same raw files, settings and code: :mod:`pipeline.unchanged`); the tick is
+skipped with a reason naming the live run.
 """
 
 import dagster as dg
@@ -10,6 +12,7 @@ import dagster as dg
 from pipeline.logs import LOGGING
 from pipeline.resources import DataRoot
 from pipeline.settings import LOAD_TIME
+from pipeline.unchanged import unchanged_since_live
 from recsys_core.data import watch
 
 AUTOMATION = LOAD_TIME.automation
@@ -36,13 +39,18 @@ tuning_job = dg.define_asset_job(
     config=LOGGING,
 )
 
-nightly_schedule = dg.ScheduleDefinition(
+
+@dg.schedule(
     name="nightly_schedule",
     job=nightly_job,
     cron_schedule=AUTOMATION.cron,
     execution_timezone=AUTOMATION.timezone,
-    description=f"Retrain and republish at '{AUTOMATION.cron}' ({AUTOMATION.timezone}).",
+    description=f"Retrain and republish at '{AUTOMATION.cron}' ({AUTOMATION.timezone}), "
+    "unless the raw files, settings and code are the live run's (the tick is skipped, naming it).",
 )
+def nightly_schedule(context: dg.ScheduleEvaluationContext, data_root: DataRoot):
+    same = unchanged_since_live(data_root)
+    return dg.SkipReason(same) if same else dg.RunRequest()
 
 
 @dg.sensor(
@@ -64,6 +72,9 @@ def new_raw_file_sensor(context: dg.SensorEvaluationContext, data_root: DataRoot
         return dg.SensorResult(
             skip_reason=f"no new or changed raw file{waiting}", cursor=found.cursor
         )
+    same = unchanged_since_live(data_root)
+    if same:  # e.g. a file put back as it was when the live run read it
+        return dg.SensorResult(skip_reason=same, cursor=found.cursor)
     key = watch.run_key(found.cursor, found.changed)
     request = dg.RunRequest(
         run_key=key, tags={"recsys/trigger": "raw_file", "recsys/files": key[:200]}

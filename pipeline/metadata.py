@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -13,25 +12,28 @@ import numpy as np
 import polars as pl
 
 from recsys_core.models.base import Recommender
+from recsys_core.publish.fingerprint import digest
 
 
 def content_version(value: Any) -> dg.DataVersion:
-    """A hash of a value's content, so an unchanged output leaves downstream assets fresh."""
-    digest = hashlib.sha256()
+    """A hash of a value's content, so an unchanged output leaves downstream assets fresh. A
+    record's is :func:`~recsys_core.publish.fingerprint.digest`: the ``raw_files`` version is
+    the raw files' part of a night's fingerprint."""
+    if not isinstance(value, pl.DataFrame | Recommender):
+        return dg.DataVersion(digest(value))
+    hashed = hashlib.sha256()
     if isinstance(value, pl.DataFrame):
-        digest.update(repr(value.schema).encode())
+        hashed.update(repr(value.schema).encode())
         if value.height:
-            digest.update(value.hash_rows(seed=0).to_numpy())
-    elif isinstance(value, Recommender):
-        digest.update(repr(value).encode())
+            hashed.update(value.hash_rows(seed=0).to_numpy())
+    else:
+        hashed.update(repr(value).encode())
         data = value.data
         for arr in (data.user_items.indptr, data.user_items.indices, data.user_items.data):
-            digest.update(np.ascontiguousarray(arr).tobytes())
+            hashed.update(np.ascontiguousarray(arr).tobytes())
         for key, arr in sorted(value._state().items()):
-            digest.update(key.encode() + np.ascontiguousarray(arr).tobytes())
-    else:
-        digest.update(json.dumps(value, sort_keys=True, default=str).encode())
-    return dg.DataVersion(digest.hexdigest()[:16])
+            hashed.update(key.encode() + np.ascontiguousarray(arr).tobytes())
+    return dg.DataVersion(hashed.hexdigest()[:16])
 
 
 def output(value: Any, output_name: str = "result", **metadata: Any) -> dg.Output:

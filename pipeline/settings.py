@@ -82,6 +82,17 @@ TUNED_ASSET = "model_tuning"
 """The tuning job's asset: its best parameters form a layer when ``tuning.apply`` is on."""
 
 
+def run_settings(root: str, config_file: str = "", overrides: dict | None = None) -> Settings:
+    """The settings of a run over the data root ``root``: :func:`load_settings`, with the
+    tuning job's stored parameters as a layer when ``tuning.apply`` is on."""
+    settings = load_settings(config_file, overrides)
+    stored = stored_path(UPath(root), TUNED_ASSET, ".json")
+    if not settings.tuning.apply or not stored.exists():
+        return settings
+    tuned = (f"tuned parameters ({stored})", {"models": read_value(stored)})
+    return load_settings(config_file, overrides, tuned)
+
+
 def _load_time() -> Settings:
     try:
         return load_settings()
@@ -172,12 +183,7 @@ class RecsysSettings(RecsysSettingsBase):  # type: ignore[misc, valid-type]
             raise dg.Failure(f"invalid settings: {exc}") from None
 
     def _load(self) -> Settings:
-        settings = load_settings(self.config_file, self.overrides())
-        stored = stored_path(UPath(self.data_root.uri), TUNED_ASSET, ".json")
-        if not settings.tuning.apply or not stored.exists():
-            return settings
-        tuned = (f"tuned parameters ({stored})", {"models": read_value(stored)})
-        return load_settings(self.config_file, self.overrides(), tuned)
+        return run_settings(self.data_root.uri, self.config_file, self.overrides())
 
     @property
     def effective(self) -> Settings:

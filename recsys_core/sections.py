@@ -16,6 +16,7 @@ from recsys_core.params import BadKey, ListAsTuple, Params
 
 __all__ = [
     "AutomationSettings",
+    "DaskSettings",
     "EvaluationSettings",
     "ExecutionSettings",
     "IngestSettings",
@@ -188,16 +189,47 @@ class AutomationSettings(Params):
         return value
 
 
+SCHEDULER_ADDRESS = re.compile(r"^(?:(?:tcp|tls|ucx|ws|wss)://)?[\w.\-\[\]:]+:\d{1,5}$")
+"""A Dask scheduler address: ``[protocol://]host:port`` (``tcp://10.0.0.5:8786``)."""
+
+
+class DaskSettings(Params):
+    """``execution.executor: dask``: the Dask cluster the steps run on (dagster-dask)."""
+
+    scheduler: str | None = None
+    """Address of a running Dask scheduler (``tcp://host:8786``): every step runs on one of its
+    workers, on as many machines as the cluster has. The workers need this code and the same
+    settings file and ``RECSYS_DATA_DIR``, an object-store URI (``s3://...``): they share no
+    disk. None: a local cluster of worker processes on this machine, started for the run."""
+    n_workers: int = Field(0, ge=0)
+    """Local cluster: worker processes (0: one per CPU). Each worker runs one step at a time
+    (dagster-dask gives local workers one thread each: Dagster steps are not thread-safe)."""
+    memory_limit_gib: float | None = Field(None, gt=0)
+    """Local cluster: memory per worker, in GiB, beyond which Dask restarts the worker (and the
+    step fails). None: Dask's default, the machine's memory divided among the workers."""
+
+    @field_validator("scheduler")
+    @classmethod
+    def _an_address(cls, value: str | None) -> str | None:
+        if value is not None and not SCHEDULER_ADDRESS.match(value):
+            raise ValueError("expected a scheduler address such as 'tcp://10.0.0.5:8786'")
+        return value
+
+
 class ExecutionSettings(Params):
     """How a run's steps execute (read when the code location loads, like ``automation``)."""
 
-    executor: Literal["in_process", "multiprocess", "k8s"] = "in_process"
+    executor: Literal["in_process", "multiprocess", "dask", "k8s"] = "in_process"
     """``in_process`` runs every step in the run's process (least overhead: the right choice on
     one small machine); ``multiprocess`` runs independent steps (the models, the per-model
-    evaluations, the top-N buckets) in parallel child processes; ``k8s`` runs each step as a
-    Kubernetes job (needs the dagster-k8s package, a cluster and an object-store data root)."""
+    evaluations, the top-N buckets) in parallel child processes; ``dask`` runs each step on a
+    Dask worker, of a local cluster or of a running scheduler (``dask``; needs the dagster-dask
+    package); ``k8s`` runs each step as a Kubernetes job (needs the dagster-k8s package, a
+    cluster and an object-store data root)."""
     max_concurrent: int = Field(0, ge=0)
     """``multiprocess``: at most this many steps at once (0: one per CPU)."""
+    dask: DaskSettings = Field(default_factory=DaskSettings)
+    """``dask``: the cluster (a scheduler's address, or a local cluster's size)."""
     buckets: int = Field(1, ge=1, le=256)
     """The users are split by a stable hash of their id into this many buckets, each ranked in
     its own step; the combined table is the same for any number of buckets."""

@@ -12,10 +12,13 @@ from pipeline.resources import DataRoot
 from recsys_core.data import watch
 
 
-def test_schedule_tick_gives_a_valid_run_config():
+def test_schedule_tick_gives_a_valid_run_config(tmp_path):
     assert nightly_schedule.cron_schedule == "0 2 * * *"
     assert nightly_schedule.execution_timezone == "UTC"
-    ctx = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 1, 2, 2, tzinfo=UTC))
+    ctx = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 1, 2, 2, tzinfo=UTC),
+        resources={"data_root": DataRoot(root=str(tmp_path))},  # nothing live: a night runs
+    )
     (request,) = nightly_schedule.evaluate_tick(ctx).run_requests
     job = defs.resolve_job_def("nightly")
     config = dg.validate_run_config(job, request.run_config)

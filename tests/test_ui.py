@@ -38,6 +38,7 @@ EXPECTED_EDGES = {
         "hybrid_tuning",
         "ingest_summary",
         "ratings",
+        "raw_files",
         "recommendations",
     },
     "report": {

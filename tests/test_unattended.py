@@ -225,7 +225,7 @@ def test_4_a_killed_run_is_reaped_and_the_next_run_starts(
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()
-    code, _, err = cli(["run"], capsys)
+    code, _, err = cli(["run", "--force"], capsys)  # the live run's input: force a night
     assert code == 0, err
     assert f"run {second} had died" in err, err
     with dg.DagsterInstance.get() as instance:

@@ -13,8 +13,8 @@ from recsys_core.data.ids import IdIndex
 from recsys_core.data.items import find_items_file, read_items
 from recsys_core.data.readers import Reader, read_ratings
 from recsys_core.data.validate import validate
-from recsys_core.data.watch import display_name
-from recsys_core.publish.files import remove_stale_temps, sha256_file
+from recsys_core.publish.files import remove_stale_temps
+from recsys_core.publish.fingerprint import raw_listing
 from recsys_core.ranking.rules import read_rule_files, rules_from_frame
 
 GROUP = "ingest"
@@ -41,9 +41,10 @@ QUARANTINE_COLUMNS = {
     kinds={"csv"},
     code_version="2",
     description="The raw rating files in $RECSYS_DATA_DIR/raw/ (name, bytes, sha256), read in "
-    "name order. No file is an error: nothing is invented. First step of every run: takes the "
-    "data root's lock (one writer per root) and removes temporary files an interrupted run "
-    "left behind.",
+    "name order; the data version is a hash of this listing, so a night on the same files leaves "
+    "every downstream asset fresh. No file is an error: nothing is invented. First step of every "
+    "run: takes the data root's lock (one writer per root) and removes temporary files an "
+    "interrupted run left behind.",
 )
 def raw_files(
     context: dg.AssetExecutionContext, data_root: DataRoot, lock: DataRootLock
@@ -52,10 +53,7 @@ def raw_files(
         for stale in remove_stale_temps(data_root.local()):
             context.log.warning("removed %s, left by an interrupted run", stale)
     with data_root.raw_copies() as files:
-        listing = {
-            display_name(f.name): {"bytes": f.stat().st_size, "sha256": sha256_file(f)}
-            for f in files
-        }
+        listing = raw_listing(files)
     skipped = data_root.skipped_raw()
     if skipped:
         context.log.warning(

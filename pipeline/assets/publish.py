@@ -20,6 +20,7 @@ from pipeline.metadata import column_lineage, content_version, output, table_met
 from pipeline.publishing import Published, report_inputs, run_files
 from pipeline.resources import DataRoot
 from pipeline.settings import LOAD_TIME, RecsysSettings
+from pipeline.unchanged import run_fingerprint
 from recsys_core import Hybrid
 from recsys_core.data.buckets import bucket_members
 from recsys_core.publish import history
@@ -128,8 +129,9 @@ def recommendations(hybrid_model, business_rules, evaluation):
     code_version="2",
     description="This run's record (published as run.json beside the lists): date, data root, "
     "input files with rows, ratings, users served, NDCG@k and coverage of the published model, "
-    "the gate, the effective settings, what the night chose and what the business rules "
-    "removed; the report's trends and the run listing read these records.",
+    "the gate, the effective settings, what the night chose, what the business rules removed and "
+    "the night's fingerprint (raw files, settings and code: a night on the same ones is skipped); "
+    "the report's trends and the run listing read these records.",
 )
 def run_record(
     context: dg.AssetExecutionContext,
@@ -141,6 +143,7 @@ def run_record(
     hybrid_tuning: dict,
     ratings: pl.DataFrame,
     business_rules: pl.DataFrame,
+    raw_files: dict,
 ) -> dg.Output:
     s, run = settings.effective, context.run.run_id
     started = context.instance.get_run_stats(run).start_time
@@ -157,6 +160,7 @@ def run_record(
         seconds=time.time() - started if started else None,
         settings=s.to_dict(),
         chosen={"hybrid": hybrid_tuning},
+        fingerprint=run_fingerprint(raw_files, s, ratings),
     )
     record["summary"] = table_summary(ratings, recommendations, ingest_summary["rows_read"])
     record["rules"] = rules_record(business_rules, ratings)

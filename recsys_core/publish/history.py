@@ -20,8 +20,9 @@ relative path such as ``../../x``, an absolute path or a symlink leading outside
 A unique prefix names a run (:func:`resolve_run`), as in git.
 
 The run record ``run.json`` (:func:`run_record`) holds the run id, the UTC date, the data root,
-the input files with their row counts, the ratings and users counted, NDCG@10, the gate result
-and the settings; :func:`runs` lists the records, oldest first, marking the live one.
+the input files with their row counts, the ratings and users counted, NDCG@10, the gate result,
+the settings and the night's fingerprint (:mod:`recsys_core.publish.fingerprint`);
+:func:`runs` lists the records, oldest first, marking the live one.
 """
 
 from __future__ import annotations
@@ -101,13 +102,16 @@ def run_record(
     coverage: float | None = None,
     seconds: float | None = None,
     chosen: dict[str, Any] | None = None,
+    fingerprint: dict[str, str] | None = None,
     date: datetime | None = None,
 ) -> dict[str, Any]:
     """The run record to publish as ``run.json``: what the run listing, the report's header and
     its trends read (``inputs``: raw file name -> rows read; ``ndcg`` and ``coverage``: the
     published model's at ``k`` on the test split; ``gate``: the quality gate's result, e.g.
     ``"passed"``; ``seconds``: the run's duration so far; ``chosen``: what the night chose
-    (hyperparameters, blend weights); ``date``: now, in UTC)."""
+    (hyperparameters, blend weights); ``fingerprint``: what the night's content depends on,
+    :mod:`recsys_core.publish.fingerprint`, by which a night on the same input is skipped;
+    ``date``: now, in UTC)."""
     when = (date or datetime.now(UTC)).astimezone(UTC)
     return {
         "run_id": _valid(run_id),
@@ -123,6 +127,7 @@ def run_record(
         "gate": gate,
         "settings": settings,
         "chosen": chosen or {},
+        "fingerprint": fingerprint or {},
     }
 
 
