@@ -193,7 +193,7 @@ def require_gates_passed(context: dg.AssetExecutionContext) -> None:
     run of only the publishing assets after a failed gate would otherwise publish."""
     for key in PUBLISH_GATES:
         record = context.instance.get_latest_asset_check_evaluation_record(key)
-        ok = record is not None and record.run_id == context.run_id
+        ok = record is not None and record.run_id == context.run.run_id
         ok = ok and record.status == AssetCheckExecutionRecordStatus.SUCCEEDED
         if not ok:
             where = "never ran" if record is None else f"run {record.run_id}: {record.status.value}"
