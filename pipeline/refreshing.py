@@ -56,7 +56,7 @@ STATE = "refresh_state.json"
 DAY = "day_ratings.parquet"
 CARRIED = ("metrics.parquet", "similar_items.parquet", "default_list.parquet")
 """The live run's files a refresh publishes again unchanged."""
-NIGHT_KEYS = ("ndcg", "coverage", "k", "settings", "chosen", "summary")
+NIGHT_KEYS = ("ndcg", "coverage", "k", "settings", "chosen")
 """What a refresh's record repeats from its night's (the models and their evaluation)."""
 
 
@@ -97,7 +97,6 @@ class Arrivals:
 
 NIGHT_STATES = [
     dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 ]

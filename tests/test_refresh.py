@@ -66,7 +66,7 @@ def night(tmp_path_factory) -> tuple[Path, float]:
     root = tmp_path_factory.mktemp("night") / "root"
     write_raw(root, NIGHT)
     start = time.perf_counter()
-    result = materialize(root)
+    result = materialize(root, selection=nightly_job.selection)  # the nightly job, no refresh
     assert result.success, failure_reason(result)
     return root, time.perf_counter() - start
 
