@@ -13,10 +13,16 @@ Three data roots, each run with ``python -m pipeline`` and the default settings:
 - ``refreshed``: that night, then the 10% as a new raw file and ``python -m pipeline refresh``;
 - ``full``: a night on the whole train part (what the next night would publish).
 
+With ``--scale synth-1m`` (or ``synth-25m``, settings from ``--config``) instead: a night on
+that synthetic set (the gate's popularity lift off: its tastes are random), then a new file
+with 5 new ratings for each of ``--users`` existing users and 20 for each of 20 new users, and
+one refresh: its wall time, its run time and the night's.
+
 Printed: NDCG@10 and P@10 on the test part (relevant = rating >= 4, users with a relevant test
 item), the refreshed NDCG as a share of the full retrain's, overlap@10 between the refreshed and
 the full lists (mean over users of |A & B| / 10), the users refreshed, and the times: each
-command's wall time and the run's own duration from its run record (start to record).
+command's wall time (with Python's start-up) and the run's own, start to end, from the
+instance that ran it.
 """
 
 from __future__ import annotations
@@ -30,9 +36,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import dagster as dg
 import numpy as np
 import polars as pl
+import yaml
 
+from benchmarks.datasets import SEED, SYNTHETIC, load
 from benchmarks.heldout import THRESHOLD, K, split_lines
 from recsys_core.data.validate import ingest
 from recsys_core.evaluation.metrics import ranking_metrics
@@ -82,6 +91,13 @@ def night(work: Path, name: str, files: list[Path]) -> tuple[Path, Path, float]:
     return root, home, pipeline(root, home, "run")
 
 
+def run_seconds(home: Path, run_id: str) -> float:
+    """A run's duration, start to end, from the instance that recorded it."""
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        stats = instance.get_run_stats(run_id)
+    return stats.end_time - stats.start_time
+
+
 def live(root: Path) -> tuple[pl.DataFrame, dict]:
     published = root / "published"
     record = json.loads((published / "run.json").read_text())
@@ -97,10 +113,52 @@ def overlap(a: pl.DataFrame, b: pl.DataFrame, k: int = K) -> float:
     return float(joined["len"].mean()) / k
 
 
+def scale(size: str, users: int, config: Path | None) -> None:
+    """A night on a synthetic set, then a refresh of ``users`` existing and 20 new users."""
+    ratings = load(size)
+    rng = np.random.default_rng(SEED)
+    n_items = int(ratings["item_id"].max())
+    chosen = rng.choice(ratings["user_id"].unique().to_numpy(), users, replace=False)
+    new_ids = int(ratings["user_id"].max()) + 1 + np.arange(20)
+    who = np.concatenate([np.repeat(chosen, 5), np.repeat(new_ids, 20)])
+    day = pl.DataFrame({"user_id": who, "item_id": rng.integers(1, n_items + 1, len(who)),
+                        "rating": rng.integers(1, 6, len(who)).astype(float),
+                        "timestamp": int(ratings["timestamp"].max()) + 1})  # fmt: skip
+    day = day.unique(["user_id", "item_id"], keep="first", maintain_order=True)
+    with tempfile.TemporaryDirectory(prefix="refresh-scale-") as tmp:
+        work = Path(tmp)
+        (work / "files").mkdir()
+        ratings.write_parquet(work / "files" / "night.parquet")
+        settings = yaml.safe_load(config.read_text()) if config is not None else {}
+        settings.setdefault("publish", {})["min_lift"] = 0.0  # random tastes: no lift to gate
+        (work / "recsys.yaml").write_text(yaml.safe_dump(settings))
+        os.environ["RECSYS_CONFIG"] = str(work / "recsys.yaml")
+        root, home, night_s = night(work, size, [work / "files" / "night.parquet"])
+        _, night_record = live(root)
+        day.write_parquet(root / "raw" / "day.parquet")
+        refresh_s = pipeline(root, home, "refresh")
+        _, record = live(root)
+        runs = [run_seconds(home, r["run_id"]) for r in (night_record, record)]
+    done = record["refresh"]
+    print(f"{size}: {ratings.height:,} ratings; night: command {night_s:.1f} s, run "
+          f"{runs[0]:.1f} s; refresh of {done['users_refreshed']:,} users ({done['new_users']} "
+          f"new, {day.height:,} ratings): command {refresh_s:.1f} s, run {runs[1]:.1f} s "
+          f"(fold-in and staged table {record['seconds']:.1f} s)")  # fmt: skip
+    print("load:", np.round(os.getloadavg(), 1).tolist())
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("data", type=Path, help="a ratings file (any format ingest reads)")
+    parser.add_argument("data", type=Path, nargs="?", help="a ratings file ingest reads")
+    parser.add_argument("--scale", choices=sorted(SYNTHETIC), help="a synthetic set instead")
+    parser.add_argument("--users", type=int, default=300, help="existing users to refresh")
+    parser.add_argument("--config", type=Path, help="a settings file for --scale runs")
     args = parser.parse_args(argv)
+    if args.scale:
+        scale(args.scale, args.users, args.config)
+        return
+    if args.data is None:
+        parser.error("give a ratings file, or --scale")
     with tempfile.TemporaryDirectory(prefix="refresh-bench-") as tmp:
         work = Path(tmp)
         train_file, test_file = split_lines(args.data, work / "split")
@@ -114,18 +172,19 @@ def main(argv: list[str] | None = None) -> None:
         (root / "raw" / f"day-{day_file.name}").write_bytes(day_file.read_bytes())
         refresh_s = pipeline(root, home, "refresh")
         refreshed, record = live(root)
-        full_root, _, full_s = night(work, "full", [train_file])
+        full_root, full_home, full_s = night(work, "full", [train_file])
         full, full_record = live(full_root)
+        runs = [run_seconds(h, r["run_id"]) for h, r in
+                ((home, stale_record), (home, record), (full_home, full_record))]  # fmt: skip
     scores = {
         name: ranking_metrics(lists, test, K, THRESHOLD)
         for name, lists in (("stale", stale), ("refreshed", refreshed), ("full", full))
     }
     rows = [
-        ("stale (night on 90%)", scores["stale"], f"{night_s:.1f}", stale_record["seconds"]),
-        ("refreshed (+10% folded in)", scores["refreshed"], f"{refresh_s:.1f}",
-         record["seconds"]),
-        ("full retrain (night on 100%)", scores["full"], f"{full_s:.1f}", full_record["seconds"]),
-    ]  # fmt: skip
+        ("stale (night on 90%)", scores["stale"], f"{night_s:.1f}", runs[0]),
+        ("refreshed (+10% folded in)", scores["refreshed"], f"{refresh_s:.1f}", runs[1]),
+        ("full retrain (night on 100%)", scores["full"], f"{full_s:.1f}", runs[2]),
+    ]
     table = pl.DataFrame(
         {
             "lists": [r[0] for r in rows],
@@ -141,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"refreshed / full NDCG@{K}: {share:.3f} (target >= 0.95)")
     print(f"overlap@{K} refreshed vs full: {overlap(refreshed, full):.3f}; "
           f"stale vs full: {overlap(stale, full):.3f}")  # fmt: skip
-    users, ratio = record["refresh"]["users_refreshed"], record["seconds"] / stale_record["seconds"]
+    users, ratio = record["refresh"]["users_refreshed"], runs[1] / runs[0]
     print(f"users refreshed: {users:,} of {refreshed['user_id'].n_unique():,}; "
           f"refresh / night run time: {ratio:.3f}")  # fmt: skip
     print("load:", np.round(os.getloadavg(), 1).tolist())
