@@ -129,7 +129,12 @@ def test_refreshes_chain_roll_back_and_quarantine_like_the_ingest(root, cli_env,
     write_raw(root, arrivals(), "day1.csv")
     assert cli(["refresh"], capsys)[0] == 0
     one, after_one = current_run(root), pl.read_parquet(root / LIVE)
-    lines = [f"{NEW_USER},{item},5,3000001" for item in range(121, 141)] + [f"{NEW_USER},141,x,1"]
+    mine = pl.col("user_id") == NEW_USER
+    top = after_one.filter(mine & (pl.col("rank") == 1))["item_id"].item()
+    (root / "rules").mkdir()  # a business rule from now on: the new user's top item is out
+    (root / "rules" / "exclude_items.csv").write_text(f"item_id\n{top}\n")
+    rated_now = [item for item in range(121, 161) if item != top][:20]
+    lines = [f"{NEW_USER},{item},5,3000001" for item in rated_now] + [f"{NEW_USER},{top},x,1"]
     (root / "raw" / "day2.csv").write_text("\n".join(["user_id,item_id,rating,timestamp", *lines]))
     code, out, err = cli(["refresh"], capsys)
     assert code == 0 and "1 user list(s) rewritten" in out, out + err
@@ -137,10 +142,10 @@ def test_refreshes_chain_roll_back_and_quarantine_like_the_ingest(root, cli_env,
     quarantined = pl.read_parquet(root / "warehouse" / "refresh_quarantine.parquet")
     where = quarantined.select(pl.col("file").str.split("/").list.last(), "line").rows()
     assert where == [("day2.csv", 22)]  # 1 of 21 rows (4.8%): under max_bad_fraction
-    mine = pl.col("user_id") == NEW_USER
     assert after_two.filter(~mine).equals(after_one.filter(~mine))  # OLD_USER keeps refresh one
     assert set(after_two.filter(mine)["run_id"]) == {two}
-    assert after_two.filter(mine)["item_id"].is_between(121, 140).sum() == 0  # rated now
+    assert after_two.filter(mine)["item_id"].is_in(rated_now).sum() == 0
+    assert top not in after_two.filter(mine)["item_id"], "a refreshed list broke a rule"
     assert published(root, "report.html").read_text().count(f"<td class='txt'>{one}") == 1
     assert cli(["rollback", one], capsys)[0] == 0  # the next refresh builds on refresh one again
     code, out, _ = cli(["refresh"], capsys)
