@@ -9,7 +9,7 @@ export RECSYS_DATA_DIR ?= $(CURDIR)/data
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: help run test ui rollback runs lint bench clean
+.PHONY: help run test ui refresh rollback runs lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -33,6 +33,9 @@ run: $(VENV)/.installed ## install, then materialize the whole graph on the demo
 # computed once (the suite took 7m51s on one worker, most of it single-threaded).
 test: $(VENV)/.installed-dev ## install the dev extras, then run the test suite
 	$(BIN)/python -m pytest -n auto --dist loadfile
+
+refresh: $(VENV)/.installed ## fold new raw files into the lists of the users they touch (no retrain)
+	$(BIN)/python -m pipeline refresh
 
 rollback: $(VENV)/.installed ## make an earlier published run live: make rollback RUN=<run_id or prefix>
 	$(BIN)/python -m pipeline rollback $(RUN)

@@ -3,16 +3,19 @@
 ``python -m pipeline run [--demo] [--force]`` materializes the whole graph once (``make run``
 adds ``--demo``: on a new data root with an empty ``raw/`` it writes the built-in demo ratings
 there first), unless the raw files, settings and code are the live run's: then it says so in
-one line and exits 0 (``--force`` runs anyway); ``python -m pipeline config [FILE]`` validates
-a settings file and prints the effective settings; ``python -m pipeline runs`` lists the
-published runs; ``python -m pipeline rollback [RUN_ID]`` makes an earlier published run live
-again (a unique prefix of its id is enough); ``python -m pipeline recommend USER_ID [--n N]``
-prints that user's live list.
+one line and exits 0 (``--force`` runs anyway); ``python -m pipeline refresh`` runs the refresh
+job once (fresh lists for the users whose ratings arrived in raw files new or changed since the
+live run, from the night's models); ``python -m pipeline config [FILE]`` validates a settings
+file and prints the effective settings; ``python -m pipeline runs`` lists the published runs;
+``python -m pipeline rollback [RUN_ID]`` makes an earlier published run live again (a unique
+prefix of its id is enough); ``python -m pipeline recommend USER_ID [--n N]`` prints that
+user's live list.
 """
 
 import argparse
 import os
 import sys
+import time
 
 import dagster as dg
 import polars as pl
@@ -125,6 +128,42 @@ def run(demo: bool = False, force: bool = False) -> int:
     return 0
 
 
+def refresh() -> int:
+    """Run the refresh job once in this process and say what it published (or why nothing)."""
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    if instance is not None:
+        for orphan in reap_orphans(instance):
+            print(f"run {orphan} had died without a word: marked failed", file=sys.stderr)
+    job, start = defs.resolve_job_def("refresh"), time.perf_counter()
+    result = job.execute_in_process(instance=instance, raise_on_error=False, tags=run_tags())
+    seconds = time.perf_counter() - start
+    root = DataRoot()
+    live = Published(root).current_run()
+    if not result.success:
+        print(f"refresh {result.run_id} FAILED (run {live} stays live): "
+              f"{failure_reason(result)}", file=sys.stderr)  # fmt: skip
+        return 1
+    if live != result.run_id:
+        plan = _materialized(result, "refresh_plan")
+        why = plan.get("stopped", "the new ratings change no user's ratings of the night's items")
+        print(f"refresh {result.run_id}: nothing published ({why}); run {live} stays live")
+        return 0
+    done = Published(root).live_record()["refresh"]
+    print(f"refresh {result.run_id} published under {root.uri}/published/: "
+          f"{done['users_refreshed']:,} user list(s) rewritten ({done['new_users']:,} new users) "
+          f"from {done['new_ratings']:,} new rating(s) in {seconds:.1f} s")  # fmt: skip
+    return 0
+
+
+def _materialized(result: dg.ExecuteInProcessResult, asset: str) -> dict:
+    """The metadata values of ``asset``'s materialization in ``result`` (empty: none)."""
+    for event in result.get_asset_materialization_events():
+        if event.asset_key == dg.AssetKey(asset):
+            meta = event.materialization.metadata
+            return {k: getattr(v, "value", v) for k, v in meta.items()}
+    return {}
+
+
 def config(path: str | None) -> int:
     """Validate a settings file (default: the project file) and print the effective settings."""
     try:
@@ -142,7 +181,7 @@ def runs() -> int:
     print(f"{'run':36}  {'date (UTC)':25}  {'ratings':>9}  {'users':>7}  {'NDCG':>6}  gate")
     for row in history.runs(published):
         ndcg = "-" if row.ndcg is None else f"{row.ndcg:.4f}"
-        live = "  (live)" if row.live else ""
+        live = ("  (refresh)" if row.kind == "refresh" else "") + ("  (live)" if row.live else "")
         counts = f"{row.ratings or 0:>9,}  {row.users or 0:>7,}"
         print(f"{row.run_id:36}  {row.date or '-':25}  {counts}  {ndcg:>6}  {row.gate}{live}")
     return 0
@@ -206,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     go.add_argument("--demo", action="store_true", help="write demo ratings into an empty raw/")
     go.add_argument("--force", action="store_true",
                     help="run even on the live run's raw files, settings and code")  # fmt: skip
+    sub.add_parser("refresh", help="fold new raw files into the lists of the users they touch")
     check = sub.add_parser("config", help="validate a settings file, print the effective settings")
     check.add_argument("file", nargs="?", help="a YAML settings file (default: the project file)")
     back = sub.add_parser("rollback", help="make an earlier published run live (no RUN_ID: list)")
@@ -217,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "run":
         return run(args.demo, args.force)
+    if args.command == "refresh":
+        return refresh()
     if args.command == "config":
         return config(args.file)
     if args.command == "runs":

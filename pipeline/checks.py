@@ -84,10 +84,24 @@ def recommendation_checks(
     business_rules: pl.DataFrame,
 ) -> Iterator[dg.AssetCheckResult]:
     removed, broken = rule_problems(business_rules, recommendations, ratings)
-    rated = ratings.select("user_id", "item_id")
-    problems = recommendation_problems(recommendations, rated, settings.effective.topn.n, removed)
+    problems = list_problems(settings, recommendations, ratings, removed=removed)
     problems |= {"business_rules": broken["excluded"]} if broken else {}
     yield from _results("recommendations", RECOMMENDATION_CHECKS, problems)
+
+
+def list_problems(
+    settings: RecsysSettings,
+    lists: pl.DataFrame,
+    ratings: pl.DataFrame,
+    n: int | None = None,
+    removed: pl.DataFrame | None = None,
+) -> dict[str, str]:
+    """The :data:`RECOMMENDATION_CHECKS` of a table to publish, against the ratings it was built
+    from (``n``: the lists' length, default ``topn.n``; ``removed``: the candidates business
+    rules took from each user): one code path for the night's table and a refresh's
+    (:mod:`pipeline.assets.refresh`)."""
+    rated = ratings.select("user_id", "item_id")
+    return recommendation_problems(lists, rated, n or settings.effective.topn.n, removed)
 
 
 def gate_ndcg(metrics: pl.DataFrame | None, k: int, model: str = GATE_MODEL) -> float | None:
@@ -187,11 +201,15 @@ PUBLISH_GATES = [
 """The blocking checks that must have passed IN THE PUBLISHING RUN itself."""
 
 
-def require_gates_passed(context: dg.AssetExecutionContext) -> None:
+def require_gates_passed(
+    context: dg.AssetExecutionContext,
+    gates: list[dg.AssetCheckKey] = PUBLISH_GATES,
+    job: str = "nightly",
+) -> None:
     """Refuse to publish unless every gate check passed in this very run: a blocking check does
     not guard a partial materialization (an unselected check simply never runs), so a subset
     run of only the publishing assets after a failed gate would otherwise publish."""
-    for key in PUBLISH_GATES:
+    for key in gates:
         record = context.instance.get_latest_asset_check_evaluation_record(key)
         ok = record is not None and record.run_id == context.run.run_id
         ok = ok and record.status == AssetCheckExecutionRecordStatus.SUCCEEDED
@@ -199,5 +217,5 @@ def require_gates_passed(context: dg.AssetExecutionContext) -> None:
             where = "never ran" if record is None else f"run {record.run_id}: {record.status.value}"
             raise dg.Failure(
                 f"refusing to publish: {key.asset_key.to_user_string()}:{key.name} did not pass in "
-                f"this run ({where}); run the whole nightly job so its gates run"
+                f"this run ({where}); run the whole {job} job so its gates run"
             )

@@ -3,8 +3,14 @@
 import dagster as dg
 
 from pipeline import checks
-from pipeline.assets import evaluation, ingest, models, publish, similar, split
-from pipeline.automation import new_raw_file_sensor, nightly_job, nightly_schedule, tuning_job
+from pipeline.assets import evaluation, ingest, models, publish, refresh, similar, split
+from pipeline.automation import (
+    new_raw_file_sensor,
+    nightly_job,
+    nightly_schedule,
+    refresh_job,
+    tuning_job,
+)
 from pipeline.executors import executor_for
 from pipeline.io_manager import RecsysStorage
 from pipeline.lock import DataRootLock
@@ -13,8 +19,8 @@ from pipeline.orphans import orphan_reaper_sensor
 from pipeline.resources import DataRoot
 from pipeline.settings import LOAD_TIME, RecsysSettings
 
-ASSETS = dg.load_assets_from_modules([ingest, split, models, evaluation, publish, similar])
-CHECKS = dg.load_asset_checks_from_modules([checks, similar])
+ASSETS = dg.load_assets_from_modules([ingest, split, models, evaluation, publish, similar, refresh])
+CHECKS = dg.load_asset_checks_from_modules([checks, similar, refresh])
 
 
 def resources(root: str = "") -> dict:
@@ -31,7 +37,7 @@ def resources(root: str = "") -> dict:
 defs = dg.Definitions(
     assets=ASSETS,
     asset_checks=CHECKS,
-    jobs=[nightly_job, tuning_job],
+    jobs=[nightly_job, refresh_job, tuning_job],
     schedules=[nightly_schedule],
     sensors=[new_raw_file_sensor, orphan_reaper_sensor],
     resources=resources(),

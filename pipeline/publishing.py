@@ -117,6 +117,7 @@ def run_files(
     recommendations: pl.DataFrame,
     metrics: pl.DataFrame,
     similar: pl.DataFrame,
+    default_list: pl.DataFrame,
     report: str,
     record: dict,
 ) -> Iterator[dict[str, Path]]:
@@ -125,11 +126,13 @@ def run_files(
         files = {name: Path(tmp) / name for name in history.LIVE_FILES}
         write_published(recommendations, files["recommendations.parquet"], record["run_id"])
         metrics.write_parquet(files["metrics.parquet"], row_group_size=ROW_GROUP, statistics=True)
-        similar = similar.with_columns(
+        provenance = [
             pl.lit(record["run_id"]).alias("run_id"),
             pl.lit(datetime.fromisoformat(record["date"])).alias("generated_at"),
-        )
+        ]
+        similar = similar.with_columns(provenance)
         similar.write_parquet(files["similar_items.parquet"], row_group_size=ROW_GROUP)
+        default_list.with_columns(provenance).write_parquet(files["default_list.parquet"])
         files["report.html"].write_text(report, encoding="utf-8")
         files["run.json"].write_text(json.dumps(record, indent=2, sort_keys=True, default=str))
         yield files

@@ -20,7 +20,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from recsys_core import NotFittedError, Recommender
+from recsys_core import ConfigError, NotFittedError, Recommender
+from recsys_core.data.ids import IdIndex
 from recsys_core.ranking.candidates import seen_mask
 from recsys_core.ranking.scorer import Scorer
 from tests.conftest import random_ratings
@@ -53,6 +54,11 @@ class ModelContract:
     ranks_by_scores: ClassVar[bool] = True
     """``recommend`` is the plain top-N of ``score_users`` (the hybrid adds fallback and
     cold-start slots on top of its blend)."""
+
+    folds_in: ClassVar[str] = "exact"
+    """``for_users`` (the fold-in path): ``"exact"``, a fitted user's own row scores exactly as
+    at fit time; ``"solved"``, the user side is re-solved from the row against the fixed item
+    side (iALS); ``"no"``, the model cannot fold users in and says so (ConfigError)."""
 
     @staticmethod
     def make(**overrides) -> Recommender:  # pragma: no cover - provided by subclasses
@@ -174,3 +180,35 @@ class ModelContract:
                 want = brute_force_topn(np.asarray(model.score_users(users)), seen, n)
                 got = list(zip(rows.tolist(), top.ranks.tolist(), top.items.tolist(), strict=True))
                 assert got == want
+
+    # -- the fold-in path -----------------------------------------------------------------------
+    def test_fold_in_scores_rows_with_the_fitted_item_side(self, ratings):
+        model = self.make().fit(ratings)
+        data, everyone = model.data, np.arange(model.data.n_users)
+        if self.folds_in == "no":
+            with pytest.raises(ConfigError, match="cannot fold in"):
+                model.for_users(data.users, data.user_items)
+            return
+        before = np.asarray(model.score_users(everyone)).copy()
+        if self.folds_in == "exact":
+            same = model.for_users(data.users, data.user_items)
+            np.testing.assert_array_equal(np.asarray(same.score_users(everyone)), before)
+            assert same.recommend(5).equals(model.recommend(5))
+        rows = data.user_items[[4, 9]].tolil()  # user 5 with one more rating; a new user
+        rows[0, int(np.flatnonzero(rows[0].toarray()[0] == 0)[0])] = 5.0
+        rows[1] = 0
+        rows[1, [0, 7, 12]] = [4.0, 5.0, 2.0]
+        ids = IdIndex(pl.Series("id", [10_001, 10_002]))
+        folded = model.for_users(ids, rows.tocsr())
+        block = np.asarray(folded.score_users(np.array([0, 1])))
+        assert block.shape == (2, data.n_items) and not np.isinf(block).any()
+        for r in range(2):  # a row depends on that user's ratings only
+            alone = model.for_users(IdIndex(ids.ids[r : r + 1]), rows.tocsr()[r])
+            np.testing.assert_array_equal(np.asarray(alone.score_users(np.array([0])))[0], block[r])
+        recs = folded.recommend(20)
+        rated = set(zip(*rows.nonzero(), strict=True))
+        picked = zip(
+            ids.index_of(recs["user_id"]), data.items.index_of(recs["item_id"]), strict=True
+        )
+        assert not rated & set(picked), "a folded-in user was recommended an item they rated"
+        np.testing.assert_array_equal(np.asarray(model.score_users(everyone)), before)

@@ -33,7 +33,9 @@ def _old(path, seconds=120):
 
 def _tick(root, cursor):
     resources = {"data_root": DataRoot(root=str(root))}
-    with dg.build_sensor_context(cursor=cursor, resources=resources) as ctx:
+    with dg.build_sensor_context(
+        cursor=cursor, resources=resources, instance=dg.DagsterInstance.ephemeral()
+    ) as ctx:
         return new_raw_file_sensor(ctx)
 
 

@@ -13,12 +13,16 @@ from tests.contract import ModelContract
 
 
 class TestBaselineOnlyContract(ModelContract):
+    folds_in = "no"
+
     @staticmethod
     def make(**overrides):
         return BaselineOnly(**overrides)
 
 
 class TestBaselineOnlySGDContract(ModelContract):
+    folds_in = "no"
+
     @staticmethod
     def make(**overrides):
         return BaselineOnly(bsl_options={"method": "sgd", "n_epochs": 5}, **overrides)

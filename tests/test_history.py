@@ -32,12 +32,13 @@ T0 = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
 
 
 def staged(folder: Path, tag: int, report: bool = True, day: int = 0) -> dict[str, Path]:
-    """The five files of one run, each with content unique to ``tag``."""
+    """The six files of one run, each with content unique to ``tag``."""
     folder.mkdir(parents=True, exist_ok=True)
     files = {
         "recommendations.parquet": folder / "recs.parquet",
         "metrics.parquet": folder / "metrics.parquet",
         "similar_items.parquet": folder / "similar.parquet",
+        "default_list.parquet": folder / "default.parquet",
         "run.json": folder / "run.json",
     }
     pl.DataFrame({"user_id": [tag] * 3, "item_id": [1, 2, 3]}).write_parquet(files[LIVE_FILES[0]])
@@ -45,6 +46,7 @@ def staged(folder: Path, tag: int, report: bool = True, day: int = 0) -> dict[st
     pl.DataFrame({"item_id": [tag], "similar_item_id": [tag + 1]}).write_parquet(
         files["similar_items.parquet"]
     )
+    pl.DataFrame({"rank": [1], "item_id": [tag]}).write_parquet(files["default_list.parquet"])
     record = run_record(
         f"run{tag}",
         data_root="/data/root",

@@ -97,6 +97,7 @@ def test_save_load_keeps_float32_factors(ratings, tmp_path: Path):
 
 
 class TestIALSContract(ModelContract):
+    folds_in = "solved"
     predicts_ratings = False
 
     @staticmethod

@@ -27,6 +27,8 @@ class TestKNNWithMeansContract(KNNContract):
 
 
 class TestKNNBasicUserBasedContract(KNNContract):
+    folds_in = "no"  # its neighbours are the fitted users
+
     @staticmethod
     def make(**overrides):
         return KNNBasic(sim_options={"name": "cosine", "user_based": True}, **overrides)

@@ -25,6 +25,7 @@ from recsys_core.report.inputs import (
     settings_diff,
 )
 from recsys_core.report.records import previous_files, trends_frame
+from recsys_core.report.refresh import refresh_entry, with_refreshes
 
 K = 10
 CURVE_KS = (1, 5, 10, 20)
@@ -189,6 +190,19 @@ def test_trends_keep_the_last_30_runs_of_this_root():
     frame = trends_frame(records(35)[::-1], ROOT)
     assert frame.height == 30 and frame["run_id"][-1] == "run-34"
     assert frame["date"].is_sorted() and "elsewhere" not in frame["run_id"]
+
+
+def test_refreshes_stay_out_of_the_trends_and_get_their_own_section():
+    nights = records(2)
+    files = {"u1.csv": 1010, "u2.csv": 500, "day.csv": 7}
+    refresh = record("refresh-1", START + timedelta(days=1, hours=9), ROOT, files, 95, 2.0)
+    refresh |= {"kind": "refresh", "refresh": refresh_entry({"day.csv": 7}, 7, 3, 1, 2.0)}
+    both = [*nights, refresh]
+    assert trends_frame(both, ROOT).equals(trends_frame(nights, ROOT))
+    assert previous_files(both, ROOT, "run-2") == [("u1.csv", 1010), ("u2.csv", 500)]
+    page = with_refreshes("<h1>night</h1><h2>Inputs</h2>", "run-1", [refresh])
+    assert page.index("Refreshes since the night") < page.index("<h2>Inputs</h2>")
+    assert "day.csv (7 rows)" in page and ">refresh-1<" in page and "3 user lists" in page
 
 
 def test_no_none_or_nan_anywhere(page):

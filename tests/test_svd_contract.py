@@ -5,12 +5,16 @@ from tests.contract import ModelContract
 
 
 class TestSVDAlsContract(ModelContract):
+    folds_in = "no"
+
     @staticmethod
     def make(**overrides):
         return SVD(**{"n_factors": 5, "n_epochs": 4, **overrides})
 
 
 class TestSVDSgdContract(ModelContract):
+    folds_in = "no"
+
     @staticmethod
     def make(**overrides):
         return SVD(**{"solver": "sgd", "n_factors": 5, "n_epochs": 4, **overrides})

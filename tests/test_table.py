@@ -55,7 +55,7 @@ def written(tmp_path_factory) -> pq.ParquetFile:
 
 def test_key_value_metadata(written):
     meta = written.schema_arrow.metadata
-    assert meta[b"recsys.schema_version"] == SCHEMA_VERSION.encode() == b"2"
+    assert meta[b"recsys.schema_version"] == SCHEMA_VERSION.encode() == b"3"
     assert meta[b"recsys.run_id"] == RUN.encode()
     assert json.loads(meta[b"recsys.sorted_by"]) == ["user_id", "rank"]
 
@@ -102,6 +102,13 @@ def test_empty_table_keeps_schema_and_metadata(tmp_path):
         ((11 - pl.col("rank")).alias("rank"), "not sorted"),
         (pl.when(pl.col("rank") == 3).then(None).otherwise(pl.col("score")).alias("score"), "null"),
         (pl.lit("other-run").alias("run_id"), "run id"),
+        (
+            pl.when(pl.col("user_id") == 7)
+            .then(pl.lit("n2"))
+            .otherwise(pl.lit("n1"))
+            .alias("model_run_id"),
+            "several nights",
+        ),
     ],
 )
 def test_refuses_what_the_contract_forbids(tmp_path, change, message):
@@ -109,6 +116,21 @@ def test_refuses_what_the_contract_forbids(tmp_path, change, message):
     with pytest.raises(DataError, match=message):
         write_published(frame, tmp_path / "r.parquet", RUN)
     assert not (tmp_path / "r.parquet").exists()  # nothing half-written left behind
+
+
+def test_a_refreshed_table_keeps_earlier_rows_run_ids_and_names_the_publishing_run(tmp_path):
+    night = lists(30)
+    refreshed = night.with_columns(
+        pl.when(pl.col("user_id") == 5)
+        .then(pl.lit("refresh-1"))
+        .otherwise("run_id")
+        .alias("run_id")
+    )
+    path = write_published(refreshed, tmp_path / "r.parquet", "refresh-1", row_runs={RUN})
+    assert pl.read_parquet(path).equals(refreshed)
+    assert pq.ParquetFile(path).schema_arrow.metadata[b"recsys.run_id"] == b"refresh-1"
+    with pytest.raises(DataError, match="run id"):
+        write_published(refreshed, tmp_path / "s.parquet", "refresh-1")  # RUN not allowed
 
 
 def test_every_column_is_documented():

@@ -51,12 +51,14 @@ EXPECTED_EDGES = {
         "similar_items",
     },
     "published_recommendations": {
+        "default_list",
         "evaluation",
         "recommendations",
         "report",
         "run_record",
         "similar_items",
     },
+    "refresh_model": {"hybrid_model", "raw_files", "published_recommendations"},
 }
 
 QUERY = """
@@ -132,7 +134,7 @@ def test_graphql_shows_location_graph_automation_and_checks(webserver):
         "new_raw_file_sensor",
         "orphan_reaper_sensor",
     ]
-    assert {j["name"] for j in repo["jobs"]} >= {"nightly", "tuning"}
+    assert {j["name"] for j in repo["jobs"]} >= {"nightly", "refresh", "tuning"}
     nodes = {"/".join(n["assetKey"]["path"]): n for n in data["assetNodes"]}
     for asset, upstream in EXPECTED_EDGES.items():
         got = {"/".join(d["path"]) for d in nodes[asset]["dependencyKeys"]}

@@ -183,7 +183,9 @@ def test_9_a_latin1_file_name_is_read_or_named(live):
 # -- 10. the sensor --------------------------------------------------------------------------
 def _tick(root: Path, cursor: str | None):
     with dg.build_sensor_context(
-        cursor=cursor, resources={"data_root": DataRoot(root=str(root))}
+        cursor=cursor,
+        resources={"data_root": DataRoot(root=str(root))},
+        instance=dg.DagsterInstance.ephemeral(),
     ) as context:
         return new_raw_file_sensor(context)
 

@@ -39,8 +39,9 @@ COLUMNS = {
     "score": "The blended per-user z-score (finite, never increasing down a list).",
     "source": "The component that ranked the item highest, or 'popularity' (fallback).",
     "explanation": "Up to 3 of the user's rated items behind the row (empty for popularity).",
-    "run_id": "The Dagster run that produced the table.",
-    "generated_at": "When the run built the lists (UTC).",
+    "run_id": "The run that computed the row's list (the night, or a refresh).",
+    "model_run_id": "The night whose models scored the row.",
+    "generated_at": "When the row's list was computed (UTC).",
 }
 MODEL_SCORES = [("hybrid_model", "score")]
 LINEAGE = {
@@ -203,7 +204,8 @@ def report(
     code_version="3",
     description="The live table downstream systems read, "
     "$RECSYS_DATA_DIR/published/recommendations.parquet (" + ", ".join(PUBLISHED_COLUMNS) + "), "
-    "made live together with metrics.parquet, similar_items.parquet, report.html and run.json "
+    "made live together with metrics.parquet, similar_items.parquet, default_list.parquet, "
+    "report.html and run.json "
     "(CURRENT.json last); "
     "each run's copies are kept under published/history/<run_id>/ (publish.keep_runs of them).",
 )
@@ -215,12 +217,14 @@ def published_recommendations(
     recommendations: pl.DataFrame,
     evaluation: pl.DataFrame,
     similar_items: pl.DataFrame,
+    default_list: pl.DataFrame,
     report: str,
     run_record: dict,
 ) -> dg.MaterializeResult:
     require_gates_passed(context)
     run_id = context.run.run_id
-    with run_files(recommendations, evaluation, similar_items, report, run_record) as files:
+    tables = (recommendations, evaluation, similar_items, default_list)
+    with run_files(*tables, report, run_record) as files:
         Published(data_root).publish(run_id, files, settings.effective.publish.keep_runs)
     lineage = column_lineage({c: [("recommendations", c)] for c in PUBLISHED_COLUMNS})
     return dg.MaterializeResult(

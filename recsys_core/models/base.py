@@ -9,14 +9,19 @@ stores parameters), with
   order (NaN where the model cannot score);
 - ``recommend(n, users=None) -> pl.DataFrame``: ``user_id, rank, item_id, score``, best first,
   items the user rated in training excluded, at most ``n`` rows per user;
-- ``save(path)`` / ``load(path)``: a ``.npz`` of plain arrays, never Python objects.
+- ``save(path)`` / ``load(path)``: a ``.npz`` of plain arrays, never Python objects;
+- ``for_users(users, user_items) -> model``: the fitted model serving other users, given by their
+  rating rows (fold-in: item-side parameters kept, user-side state computed from the rows), for
+  models that can (EASE, iALS, item-based KNN, PureSVD, popularity, the hybrid of those).
 
 Subclasses implement ``_fit``, ``score_users`` (dense scores for a block of user indices),
-optionally ``_predict`` (rating estimates by index), and ``_state`` / ``_set_state``.
+optionally ``_predict`` (rating estimates by index), ``_state`` / ``_set_state`` and
+``_fold_in``.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -121,6 +126,39 @@ class Recommender(ABC):
                 "item_id": self.data.items.raw(top.items),
                 "score": pl.Series(top.scores, dtype=pl.Float64),
             }
+        )
+
+    # -- fold-in ---------------------------------------------------------------------------------
+    def for_users(self, users: IdIndex, user_items: sp.csr_matrix) -> Self:
+        """This fitted model serving the ``users`` whose ratings are the rows of ``user_items``
+        (``len(users) x n_items``, columns = this model's item indices): a copy that keeps every
+        item-side parameter as fitted and computes the user-side state from the rows (fold-in;
+        see each model's ``_fold_in``). Its user indices are the positions in ``users``, so
+        ``score_users``, ``recommend`` and ``explain`` work on it as on the original; a user
+        the fit saw, given the same row, gets the same scores (iALS: its factors re-solved
+        against the fixed item factors). ``rating_scale`` is the fit's.
+        """
+        fitted = self.data
+        rows = sp.csr_matrix(user_items, dtype=np.float64)
+        if rows.shape != (len(users), fitted.n_items):
+            raise DataError(
+                f"for_users needs a {len(users)} x {fitted.n_items} matrix (users x this "
+                f"model's items), got {rows.shape[0]} x {rows.shape[1]}"
+            )
+        if users.dtype != fitted.users.dtype:
+            raise DataError(f"user ids are {users.dtype}, the model's are {fitted.users.dtype}")
+        rows.sort_indices()
+        model = copy.copy(self)
+        model._data = RatingData(users, fitted.items, rows, fitted.rating_scale)
+        model._fold_in(fitted)
+        return model
+
+    def _fold_in(self, fitted: RatingData) -> None:
+        """Set the user-side state of a copy whose ``data`` now holds other users (``fitted``:
+        the data the model was fitted on). Models that cannot fold users in raise."""
+        raise ConfigError(
+            f"{type(self).__name__} cannot fold in users (no for_users): lists of users who rated "
+            "since the fit need EASE, IALS, item-based KNN, PureSVD or Popularity components"
         )
 
     # -- what subclasses provide ----------------------------------------------------------------

@@ -104,7 +104,9 @@ class EASE(Recommender):
     of a user block is ``X[users] B`` (one float32 BLAS product per block). Every item is scored
     (no NaN) unless the catalogue exceeds ``max_items``: then only the ``max_items`` most-rated
     items are used and scored, the rest are NaN. ``predict`` is NaN: scores rank, they are not
-    rating estimates. Users unknown at fit time get no recommendations.
+    rating estimates. Users unknown at fit time get no recommendations; :meth:`for_users`
+    scores new rating rows with the fitted ``B`` (fold-in: exactly a user's nightly score when
+    the row is unchanged).
 
     Validation NDCG@10 that chose the defaults (ML-100k: a seeded 80% of the ratings -- the
     ingested frame's rows outside ``default_rng(42).permutation(n)[:n // 5]`` -- split again
@@ -201,6 +203,10 @@ class EASE(Recommender):
         row, items = row[order], items[order]
         keep = np.arange(len(row)) - np.searchsorted(row, row) < n
         return row[keep], items[keep]
+
+    def _fold_in(self, fitted: RatingData) -> None:
+        """``B`` is item-side: a folded-in user's score is ``x_u B`` of their own row."""
+        self._x = self._signal(self.data)
 
     def _state(self) -> dict[str, np.ndarray]:
         return {"B": self.B_, "items": self.items_}

@@ -72,8 +72,9 @@ class IALS(Recommender):
     whole confidence.) The score of a user block is ``x_users Y^T``, one float32 product.
     ``predict`` is NaN (ranking scores, not ratings); unknown users get no recommendations.
     :meth:`fold_in` computes factors of new rating rows against the fixed item factors
-    (``implicit``'s ``recalculate_user``). BLAS is held to one thread while fitting (as
-    ``implicit`` asks); the solver's own threads are ``n_threads``.
+    (``implicit``'s ``recalculate_user``: an exact least-squares solve), which is also how
+    :meth:`for_users` serves users who rated since the fit. BLAS is held to one thread while
+    fitting (as ``implicit`` asks); the solver's own threads are ``n_threads``.
 
     Validation NDCG@10 that chose the defaults (ML-100k: the seeded 80% of :class:`EASE`'s
     table, split again 80/20 by ``random_split(seed=0)``, relevant = rating >= 4; 64 factors
@@ -142,6 +143,11 @@ class IALS(Recommender):
         with threadpool_limits(limits=1, user_api="blas"):
             out = self.as_implicit().recalculate_user(np.arange(rows.shape[0]), weights)
         return np.asarray(out, dtype=np.float32).reshape(rows.shape[0], -1)
+
+    def _fold_in(self, fitted: RatingData) -> None:
+        """The users' factors solved against the fixed item factors (:meth:`fold_in`)."""
+        self.user_factors_ = self.fold_in(self.data.user_items)
+        self._scoring = None
 
     def score_users(self, users: np.ndarray) -> np.ndarray:
         """``p_u . q_i`` in float64: float32 BLAS rounds a row differently by how many rows

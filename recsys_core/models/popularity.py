@@ -69,6 +69,9 @@ class Popularity(Recommender):
         """Every user gets the same item scores (a read-only broadcast view)."""
         return np.broadcast_to(self.item_scores_, (len(users), self.data.n_items))
 
+    def _fold_in(self, fitted: RatingData) -> None:
+        """Nothing is per user: the item scores stay the fit's."""
+
     def _predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         known = items >= 0
         out = np.full(len(items), self.mu_)

@@ -3,6 +3,7 @@
 Layout of the published folder (one per data root, so the history is per data root)::
 
     recommendations.parquet, metrics.parquet,  the live files (each replaced atomically)
+    similar_items.parquet, default_list.parquet,
     report.html, run.json
     CURRENT.json                               {"run_id", "schema_version"} of the live files,
                                                written last
@@ -62,6 +63,7 @@ LIVE_FILES = (
     "recommendations.parquet",
     "metrics.parquet",
     "similar_items.parquet",
+    "default_list.parquet",
     "report.html",
     "run.json",
 )
@@ -86,6 +88,8 @@ class RunRow:
     ndcg: float | None
     gate: str | None
     live: bool
+    kind: str = "night"
+    """``night`` or ``refresh`` (fresh lists for some users from a night's models)."""
 
 
 def run_record(
@@ -305,4 +309,5 @@ def _row(run_id: str, record: dict[str, Any], live: bool) -> RunRow:
         ndcg=record.get("ndcg"),
         gate=record.get("gate"),
         live=live,
+        kind=record.get("kind", "night"),
     )

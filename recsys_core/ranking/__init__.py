@@ -3,7 +3,8 @@
 - :mod:`~recsys_core.ranking.candidates`: the candidate selector (training items the user has not
   rated): ``seen_entries``, ``seen_mask``, ``mask_seen``;
 - :mod:`~recsys_core.ranking.scorer`: the ``Scorer`` protocol (a block of users -> b x n_items
-  scores, NaN = cannot score), met by every model's ``score_users``;
+  scores, NaN = cannot score), met by every model's ``score_users``, and its fold-in path
+  ``FoldInScorer`` (``for_users``: users given by their rating rows, item side fixed);
 - :mod:`~recsys_core.ranking.blend`: per-user z-scores and their weighted mean over the
   components that score an item (``zscore_rows``, ``zscore_scored``, ``blend``, ``blend_into``);
 - :mod:`~recsys_core.ranking.ranker`: the hybrid's fallback fill and cold-item slots
@@ -14,6 +15,9 @@
 - :mod:`~recsys_core.ranking.hybrid`: ``Hybrid`` (the chain as a model, with an ``exclude``
   hook for business rules), ``choose_settings`` (the per-night selection on validation),
   ``configured``;
+- :mod:`~recsys_core.ranking.refresh`: fresh lists between nights (the day's ratings, the users
+  they touch, their lists from the night's hybrid folded in, the table with only their rows
+  replaced, the default list);
 - :mod:`~recsys_core.ranking.tuning`: ``tune`` (fitted scorers -> kept components, weights and
   cold-start settings by a greedy search on NDCG@k), ``validation_split``.
 """

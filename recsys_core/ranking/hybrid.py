@@ -159,6 +159,19 @@ class Hybrid(Recommender):
         hybrid._counts(data)
         return hybrid
 
+    def _fold_in(self, fitted: RatingData) -> None:
+        """Every component and the fallback folded in (each keeps its item side); the user
+        counts (cold-start users) come from the rows, the item counts (cold items) stay the
+        fit's: which items are cold is an item-side choice of the night. The ``exclude`` hook
+        indexes the fit's users, so it is dropped: set one for the new users."""
+        data = self.data
+        self.components_ = {
+            name: c.for_users(data.users, data.user_items) for name, c in self.components_.items()
+        }
+        self.fallback_ = self.fallback_.for_users(data.users, data.user_items)
+        self.user_counts_ = np.diff(data.user_items.indptr)
+        self.exclude = None
+
     def _counts(self, data: RatingData) -> None:
         m = data.user_items
         self.user_counts_ = np.diff(m.indptr)

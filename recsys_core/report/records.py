@@ -3,7 +3,8 @@
 input files.
 
 The trends are the records of one data root, oldest first, the current run's included; the
-previous run's ``inputs`` are what this run's inputs are compared with.
+previous run's ``inputs`` are what this run's inputs are compared with. Both are about nights:
+a refresh's record (``kind: refresh``) repeats its night's evaluation, so it is left out.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def trends_frame(
 ) -> pl.DataFrame:
     """The last ``last`` records of ``data_root`` as the report's trends frame, oldest first;
     a run id recorded twice (a re-run) counts once, its newest record kept."""
-    mine = {r["run_id"]: r for r in sorted(records, key=lambda r: r["date"])}
+    mine = {r["run_id"]: r for r in sorted(_nights(records), key=lambda r: r["date"])}
     rows = [r for r in mine.values() if r["data_root"] == data_root]
     frame = pl.DataFrame(
         {c: [r.get(c) for r in rows] for c in TREND_COLUMNS if c not in ("date", "rows")}
@@ -54,10 +55,14 @@ def previous_files(
 ) -> list[tuple[str, int]] | None:
     """The input files of the run of ``data_root`` before ``run_id`` (the newest other run when
     ``run_id`` has no record yet); None if there is none."""
-    mine = [r for r in records if r["data_root"] == data_root]
+    mine = [r for r in _nights(records) if r["data_root"] == data_root]
     this = [r["date"] for r in mine if r["run_id"] == run_id]
     earlier = [r for r in mine if r["run_id"] != run_id and (not this or r["date"] < this[0])]
     if not earlier:
         return None
     newest = max(earlier, key=lambda r: r["date"])
     return [(str(n), int(r)) for n, r in newest.get("inputs", {}).items()]
+
+
+def _nights(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [r for r in records if r.get("kind", "night") != "refresh"]

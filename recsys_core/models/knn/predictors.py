@@ -31,6 +31,7 @@ import polars as pl
 import scipy.sparse as sp
 
 from recsys_core.data.ids import RatingData
+from recsys_core.errors import ConfigError
 from recsys_core.memory import require_memory
 from recsys_core.models.base import Recommender
 from recsys_core.models.baseline import baseline_estimates, compute_baselines
@@ -38,6 +39,9 @@ from recsys_core.models.knn.neighbors import neighborhood_sums, pair_chunks
 from recsys_core.models.knn.options import KNNParams
 from recsys_core.models.knn.ranking import explain_rows, rank_scores
 from recsys_core.models.knn.similarities import similarity_matrix
+
+ITEM_SIDE_CACHE = ("nbr", "t", "t1")
+"""Derived matrices of an item-based model that depend on items only (kept by a fold-in)."""
 
 
 class KNNBase(Recommender):
@@ -106,6 +110,19 @@ class KNNBase(Recommender):
         new.cache_ = {}
         new._data = data
         return new
+
+    def _fold_in(self, fitted: RatingData) -> None:
+        """Item-based: the similarities, neighbourhoods and item means are item-side, so a
+        folded-in user's scores come from their own row; a user bias (baselines) is 0, as for a
+        user unknown at fit time. User-based KNN cannot: its neighbours are the fit's users."""
+        if self.params.sim_options.user_based:
+            raise ConfigError(
+                f"{type(self).__name__} with user_based=True cannot fold in users (its "
+                "neighbourhoods are users); use item-based KNN for lists between fits"
+            )
+        self.cache_ = {k: v for k, v in self.cache_.items() if k in ITEM_SIDE_CACHE}
+        if len(self.bu_):
+            self.bu_ = np.zeros(self.data.n_users)
 
     def _switch(self, u_stuff, i_stuff):
         """``(x_stuff, y_stuff)``: users first when user-based, items first otherwise."""

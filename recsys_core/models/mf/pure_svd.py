@@ -71,6 +71,10 @@ class PureSVD(Recommender):
     def _predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         return np.full(len(users), np.nan)
 
+    def _fold_in(self, fitted: RatingData) -> None:
+        """``V_k`` is item-side: a folded-in user is projected as ``r_u V_k`` at fit time."""
+        self.user_factors_ = np.asarray(self.data.user_items @ self.item_factors_)
+
     def _state(self) -> dict[str, np.ndarray]:
         return {"sigma": self.sigma_, "item_factors": self.item_factors_}
 
