@@ -91,9 +91,9 @@ def test_schedule_and_sensor_skip_naming_the_live_run(night):
     assert not result.run_requests and live in result.skip_message
     past = time.time() - 120  # settled: older than settle_seconds
     os.utime(night / "raw" / "r.csv", (past, past))
-    cursor = None
+    cursor, instance = None, dg.DagsterInstance.ephemeral()  # no night queued or running
     for _ in range(2):  # the file is seen, then found quiet: a change for the sensor
-        with dg.build_sensor_context(cursor=cursor, resources=resources) as ctx:
+        with dg.build_sensor_context(cursor=cursor, resources=resources, instance=instance) as ctx:
             result = new_raw_file_sensor(ctx)
         cursor = result.cursor
     assert not result.run_requests and live in result.skip_reason.skip_message
