@@ -26,12 +26,14 @@ AUTOMATION = LOAD_TIME.automation
 
 TUNING = dg.AssetSelection.assets("model_tuning")
 REFRESH = dg.AssetSelection.groups("refresh")
+NIGHTLY = dg.AssetSelection.all() - TUNING - REFRESH
+"""What a night materializes: everything but the tuning job's grid and the refresh group."""
 WRITER = {"recsys/writer": "data_root"}
 """Tag of every job that writes the data root (the run queue runs one at a time)."""
 
 nightly_job = dg.define_asset_job(
     "nightly",
-    selection=dg.AssetSelection.all() - TUNING - REFRESH,
+    selection=NIGHTLY,
     description="The whole graph: ingest -> split -> models -> evaluation -> gated publish.",
     tags={
         "recsys/job": "nightly",

@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 
 from pipeline.__main__ import failure_reason, main
+from pipeline.automation import NIGHTLY
 from pipeline.definitions import ASSETS, CHECKS, resources
 from tests.conftest import SMOKE, SMOKE_YAML, random_ratings
 
@@ -63,7 +64,8 @@ def materialize(
     selection: str | None = None,
     instance: dg.DagsterInstance | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """The whole graph (or ``selection``) over ``root``, on ``instance`` or a test instance."""
+    """The nightly job's assets (or ``selection``) over ``root``, on ``instance`` or a test
+    instance."""
     if instance is None:
         with dg.instance_for_test() as fresh:
             return materialize(root, run_config, selection, fresh)
@@ -75,7 +77,7 @@ def materialize(
         instance=instance,
         resources=resources(str(root)),
         run_config=run_settings({**sections, **merged}),
-        selection=selection,
+        selection=NIGHTLY if selection is None else selection,
         raise_on_error=False,
     )
 

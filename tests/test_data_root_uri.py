@@ -5,6 +5,7 @@ publish lands there, with no local copy kept between steps."""
 import dagster as dg
 import polars as pl
 
+from pipeline.automation import NIGHTLY
 from pipeline.definitions import ASSETS, CHECKS, resources
 from tests.conftest import SMOKE, random_ratings
 
@@ -13,6 +14,7 @@ def run_graph(uri: str) -> dg.ExecuteInProcessResult:
     with dg.instance_for_test() as instance:
         return dg.materialize(
             [*ASSETS, *CHECKS],
+            selection=NIGHTLY,
             instance=instance,
             resources=resources(uri),
             run_config={"resources": {"settings": {"config": SMOKE}}},

@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from pipeline.__main__ import failure_reason
+from pipeline.automation import NIGHTLY
 from pipeline.definitions import ASSETS, CHECKS, resources
 from recsys_core.data.synthetic import demo_ratings
 from recsys_core.evaluation.protocol import metric
@@ -30,6 +31,7 @@ def materialize(
     with dg.instance_for_test() as instance:
         return dg.materialize(
             [*ASSETS, *CHECKS],
+            selection=NIGHTLY,
             instance=instance,
             resources=resources(str(root)),
             run_config=config,

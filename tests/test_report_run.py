@@ -16,6 +16,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from pipeline.automation import NIGHTLY
 from pipeline.definitions import ASSETS, CHECKS, resources
 from recsys_core.report.format import fmt, signed
 from tests.conftest import random_ratings
@@ -115,6 +116,7 @@ def nights(tmp_path_factory) -> tuple[Path, list[dict]]:
                 extra.with_columns(pl.col("user_id") + 1000).write_csv(raw / "s.csv")
             result = dg.materialize(
                 [*ASSETS, *CHECKS],
+                selection=NIGHTLY,
                 instance=instance,
                 resources=resources(str(root)),
                 run_config=RUN_CONFIG,

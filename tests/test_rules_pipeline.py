@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 from upath import UPath
 
+from pipeline.automation import NIGHTLY
 from pipeline.checks import recommendation_checks
 from pipeline.definitions import ASSETS, CHECKS, resources
 from pipeline.resources import DataRoot
@@ -25,7 +26,6 @@ from tests.test_pipeline import run_settings, write_raw
 from tests.test_report_run import Page, text_of
 
 N = 10
-NIGHTLY = dg.AssetSelection.all() - dg.AssetSelection.assets("model_tuning")
 """What the nightly job materializes (the tuning job's grid search is not part of it)."""
 
 
