@@ -17,8 +17,8 @@ candidate is a few memory passes, not a Python step or a sort per pair.
 Pairs are cut into chunks sorted by x (a chunk's distinct x fit :data:`DENSE_BUDGET` dense
 values) and, inside a chunk, into groups of similar row length (within a factor
 :data:`GROWTH`, at most :data:`CELL_BUDGET` cells), so the padding wastes little. Neither cut
-changes which neighbours are chosen; the sums agree to rounding (the order of a row's additions
-depends on its padded width).
+changes a result: rows are summed left to right, so a pair's estimate does not depend on the
+other pairs predicted with it.
 """
 
 from __future__ import annotations
@@ -101,7 +101,15 @@ def _block_sums(
     keep = top_k_positive_mask(sims, k)
     w = np.where(keep, sims, 0.0) if keep is not None else sims
     n_used = np.count_nonzero(w, axis=1)
-    return w.sum(axis=1), np.einsum("pw,pw->p", w, dev[y_local]), n_used
+    return _row_sums(w), _row_sums(w * dev[y_local]), n_used
+
+
+def _row_sums(values: np.ndarray) -> np.ndarray:
+    """Each row summed left to right (a running sum): the trailing padding adds exact zeros, so
+    a pair's sums do not depend on its block's width, i.e. on the other pairs predicted with it,
+    and equal the entry-by-entry sums of :func:`~recsys_core.models.knn.neighbors.neighborhood_sums`
+    bit for bit (numpy's ``sum`` adds in a width-dependent tree)."""
+    return np.cumsum(values, axis=1)[:, -1] if values.shape[1] else np.zeros(len(values))
 
 
 def top_k_positive_mask(values: np.ndarray, k: int) -> np.ndarray | None:
