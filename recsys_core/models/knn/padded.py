@@ -99,9 +99,12 @@ def _block_sums(
     sims = np.take(dense, flat)
     sims *= valid[y_local]
     keep = top_k_positive_mask(sims, k)
-    w = np.where(keep, sims, 0.0) if keep is not None else sims
-    n_used = np.count_nonzero(w, axis=1)
-    return _row_sums(w), _row_sums(w * dev[y_local]), n_used
+    if keep is not None:
+        sims *= keep
+    n_used = np.count_nonzero(sims, axis=1)
+    weighted = dev[y_local]
+    weighted *= sims
+    return _row_sums(sims), _row_sums(weighted), n_used
 
 
 def _row_sums(values: np.ndarray) -> np.ndarray:
@@ -109,7 +112,9 @@ def _row_sums(values: np.ndarray) -> np.ndarray:
     a pair's sums do not depend on its block's width, i.e. on the other pairs predicted with it,
     and equal the entry-by-entry sums of :func:`~recsys_core.models.knn.neighbors.neighborhood_sums`
     bit for bit (numpy's ``sum`` adds in a width-dependent tree)."""
-    return np.cumsum(values, axis=1)[:, -1] if values.shape[1] else np.zeros(len(values))
+    if values.shape[1] == 0:
+        return np.zeros(len(values))
+    return np.cumsum(values, axis=1, out=values)[:, -1].copy()  # in place: a scratch array
 
 
 def top_k_positive_mask(values: np.ndarray, k: int) -> np.ndarray | None:
