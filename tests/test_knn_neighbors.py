@@ -3,14 +3,21 @@
 
 from __future__ import annotations
 
-from functools import partial
+from functools import partial, partialmethod
 
 import numpy as np
 import polars as pl
 import pytest
 import scipy.sparse as sp
 
-from recsys_core.models.knn import KNNBaseline, KNNBasic, KNNWithMeans, neighbors, predictors
+from recsys_core.models.knn import (
+    KNNBaseline,
+    KNNBasic,
+    KNNWithMeans,
+    neighbors,
+    padded,
+    predictors,
+)
 from recsys_core.models.knn.neighbors import neighborhood_sums, pair_chunks, top_k_mask
 from tests.conftest import random_ratings
 
@@ -104,10 +111,71 @@ def test_predictions_do_not_depend_on_the_walk(monkeypatch, cls, user_based, max
     pairs = data.select("user_id").unique().join(data.select("item_id").unique(), how="cross")
     results = []
     for route in ROUTES:
-        monkeypatch.setattr(predictors, "pair_chunks", partial(pair_chunks, route=route))
+        walk = partialmethod(predictors.KNNBase._neighborhood_sums, route=route)
+        monkeypatch.setattr(predictors.KNNBase, "_neighborhood_sums", walk)
         results.append(model.predict_details(pairs))
     assert results[0].equals(results[1]) and results[0].equals(results[2])
     assert results[0]["fallback"].mean() < 0.5
+
+
+@pytest.mark.parametrize("user_based", [False, True])
+def test_an_estimate_does_not_depend_on_the_other_pairs(monkeypatch, user_based):
+    data = random_ratings(n_users=50, n_items=40, density=0.4, seed=2)
+    model = KNNWithMeans(k=6, sim_options={"name": "msd", "user_based": user_based}).fit(data)
+    pairs = data.select("user_id").unique().join(data.select("item_id").unique(), how="cross")
+    monkeypatch.setattr(padded, "CELL_BUDGET", 64)  # many groups of different widths
+    whole = model.predict(pairs)
+    order = np.random.default_rng(0).permutation(pairs.height)
+    for part in np.array_split(order, 7):  # other neighbours in every block: other paddings
+        np.testing.assert_array_equal(model.predict(pairs[part]), whole[part])
+
+
+def test_a_pruned_similarity_walks_its_rows():
+    data = random_ratings(n_users=60, n_items=50, density=0.5, seed=3)
+    model = KNNWithMeans(k=3, max_neighbors=2).fit(data)
+    pairs = data.select("user_id").unique().join(data.select("item_id").unique(), how="cross")
+    u, i = model.data.index_pairs(pairs)
+    walked = []
+    real = neighbors.pair_chunks
+
+    def spy(*args, **kwargs):
+        walked.append(len(args[2]))
+        return real(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(predictors, "pair_chunks", spy)
+        model._neighborhood_sums(i, u)
+    assert walked == [len(pairs)]  # rows of <= 3 stored similarities against ~25 ratings
+
+
+def padded_problem(seed: int):
+    """Non-negative similarities (zeros = not stored, many ties), ratings, deviations, pairs."""
+    sim, yx, x, y = random_problem(seed, True)
+    sim.data = np.round(np.abs(sim.data) * 4) / 4  # ties at 0.25 steps, some zeros
+    sim.eliminate_zeros()
+    dev = np.random.default_rng(seed).normal(size=yx.nnz)
+    return sim, yx, dev, x, y
+
+
+@pytest.mark.parametrize("k", [1, 2, 4, 40])  # 40: no row is longer than k
+@pytest.mark.parametrize("budgets", [None, (30, 16, 2.0)])
+def test_padded_sums_equal_a_brute_force(monkeypatch, k, budgets):
+    if budgets:  # a few dense rows and a few cells at a time: many chunks and groups
+        for name, value in zip(("DENSE_BUDGET", "CELL_BUDGET", "GROWTH"), budgets, strict=True):
+            monkeypatch.setattr(padded, name, value)
+    sim, yx, dev, x, y = padded_problem(k)
+    sum_sim, sum_dev, count = padded.padded_sums(sim, yx, dev, x, y, k)
+    dense = sim.toarray()
+    for p in range(len(x)):
+        start, stop = yx.indptr[y[p]], yx.indptr[y[p] + 1]
+        cols, d = yx.indices[start:stop], dev[start:stop]
+        s = dense[x[p], cols]
+        pos = np.flatnonzero(s > 0)
+        top = pos[np.lexsort((pos, -s[pos]))][:k]  # largest first, ties: smaller x'
+        assert count[p] == len(top)
+        np.testing.assert_allclose(sum_sim[p], s[top].sum(), rtol=1e-12)
+        np.testing.assert_allclose(sum_dev[p], (s[top] * d[top]).sum(), rtol=1e-12, atol=1e-12)
+    assert (count < k).any() and ((count == k).any() or k == 40)
 
 
 # -- with_ratings ------------------------------------------------------------------------------

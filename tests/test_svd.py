@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from recsys_core import SVD, ConfigError, DataError, PureSVD, Recommender
-from recsys_core.models.mf import als, sgd
+from recsys_core.models.mf import als, sgd, sgd_kernel
 from recsys_core.models.mf.factors import rows_times
 from tests.conftest import random_ratings
 
@@ -92,25 +92,29 @@ def test_sgd_follows_surprise_update_rules_by_hand():
                 qi[i] + 0.03 * (err * pu[u] - 0.1 * qi[i]),
             )
     for got, want in [(model.bu, bu), (model.bi, bi), (model.pu, pu), (model.qi, qi)]:
-        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)  # float32 inside the fit
 
 
-def test_sgd_kernels_agree():
-    m = SVD().fit(random_ratings()).data.user_items  # only for its CSR
+@pytest.mark.parametrize("biased", [True, False])
+def test_compiled_sgd_equals_its_interpreted_source(biased):
+    m = SVD().fit(random_ratings(n_users=12, n_items=9, seed=3)).data.user_items  # its CSR
+    t = SVD(lr_bi=0.01, reg_pu=0.05, lr_qi=0.02).params.terms()
     runs = []
-    for kernel in [sgd.epoch_loops, sgd.epoch_numpy, sgd.compiled_epoch()]:
-        if kernel is None:  # numba not installed
-            continue
-        terms = SVD(lr_bi=0.01, reg_pu=0.05).params.terms()
-        runs.append(
-            sgd.fit_sgd(
-                m, n_factors=4, n_epochs=3, biased=True, terms=terms, init_mean=0.0,
-                init_std_dev=0.1, rng=np.random.default_rng(0), epoch=kernel,
-            )
-        )  # fmt: skip
-    for other in runs[1:]:
-        np.testing.assert_allclose(other.pu, runs[0].pu, rtol=1e-10, atol=1e-13)
-        np.testing.assert_allclose(other.bi, runs[0].bi, rtol=1e-10, atol=1e-13)
+    for kernel in (sgd_kernel.epochs, sgd_kernel.epochs.py_func):
+        rng = np.random.default_rng(0)
+        pu, qi = (rng.normal(0, 0.1, shape).astype(sgd.DTYPE) for shape in [(12, 5), (9, 5)])
+        bu, bi = np.zeros(12, sgd.DTYPE), np.zeros(9, sgd.DTYPE)
+        lr = np.array([t.lr_bu, t.lr_bi, t.lr_pu, t.lr_qi], sgd.DTYPE)
+        reg = np.array([t.reg_bu, t.reg_bi, t.reg_pu, t.reg_qi], sgd.DTYPE)
+        mu = sgd.DTYPE(3.0 if biased else 0.0)
+        ratings = m.data.astype(sgd.DTYPE)
+        indptr, indices = m.indptr.astype(np.int64), m.indices.astype(np.int64)  # as fit_sgd
+        done = kernel(indptr, indices, ratings, mu, bu, bi, pu, qi, lr, reg, biased, 4)
+        runs.append((done, bu, bi, pu, qi))
+    assert runs[0][0] == runs[1][0] == 4
+    for got, want in zip(runs[0][1:], runs[1][1:], strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert biased or not runs[0][1].any()
 
 
 @pytest.mark.parametrize("reg", [0.0, 0.2])  # float64 path, then the float32 path

@@ -73,5 +73,8 @@ class KNNParams(Params):
     block_size: int | None = Field(None, ge=1)
     """Rows of the similarity matrix computed at once (None = from a memory budget). Only speed
     and memory depend on it."""
-    n_threads: int | None = Field(None, ge=1)
-    """Threads computing similarity blocks (None = all cores). Only speed depends on it."""
+    n_threads: int | None = Field(1, ge=1)
+    """Threads computing similarity blocks (None = all cores). Only speed depends on it. One
+    by default: on a busy 2-core machine a second thread made the ML-100k item-KNN fit slower
+    (0.49-0.54 s wall against 0.23-0.34 s, page-fault time 0.15-0.21 s against 0.04-0.06 s);
+    the pipeline runs steps in parallel processes instead (docs/benchmarks.md)."""

@@ -37,6 +37,7 @@ from recsys_core.models.base import Recommender
 from recsys_core.models.baseline import baseline_estimates, compute_baselines
 from recsys_core.models.knn.neighbors import neighborhood_sums, pair_chunks
 from recsys_core.models.knn.options import KNNParams
+from recsys_core.models.knn.padded import padded_sums
 from recsys_core.models.knn.ranking import explain_rows, rank_scores
 from recsys_core.models.knn.similarities import similarity_matrix
 
@@ -168,14 +169,38 @@ class KNNBase(Recommender):
         lo, hi = self.data.rating_scale
         return np.clip(est, lo, hi), n_nb, fallback
 
-    def _neighborhood_sums(self, x: np.ndarray, y: np.ndarray):
-        """Per pair: ``sum sim``, ``sum sim * deviation`` and the count over ``N^k``."""
+    def _neighborhood_sums(self, x: np.ndarray, y: np.ndarray, route: str = "auto"):
+        """Per pair: ``sum sim``, ``sum sim * deviation`` and the count over ``N^k``.
+
+        Pairs walk their rated row as padded blocks (:mod:`recsys_core.models.knn.padded`),
+        or their stored similarity row as gathered entries
+        (:func:`~recsys_core.models.knn.neighbors.pair_chunks`) where that row is shorter and
+        the entries saved outnumber ``sim``'s (the walk's set-up touches all of them: it pays
+        with a pruned ``sim``, ``max_neighbors``). ``route`` forces one walk (tests).
+        """
+        sim, yx, k = self.sim_, self._y_by_x(), self.params.k
+        if route == "auto":
+            rated_len, sim_len = np.diff(yx.indptr)[y], np.diff(sim.indptr)[x]
+            by_sim = sim_len < rated_len
+            if np.sum((rated_len - sim_len)[by_sim]) < sim.nnz:  # saves less than its set-up
+                by_sim[:] = False
+        else:
+            by_sim = np.full(len(x), route == "similarities")
+        rated = np.flatnonzero(~by_sim)
+        rows = np.repeat(np.arange(yx.shape[0]), np.diff(yx.indptr))
+        dev = self._deviation(yx.indices, yx.data, rows)
+        sums = padded_sums(sim, yx, dev, x[rated], y[rated], k)
+        if len(rated) == len(x):
+            return sums
         sum_sim, sum_dev = np.zeros(len(x)), np.zeros(len(x))
         count = np.zeros(len(x), dtype=np.int64)
-        for ent in pair_chunks(self.sim_, self._y_by_x(), x, y):
-            dev = self._deviation(ent.cols, ent.values, y[ent.pairs][ent.seg])
-            sums = neighborhood_sums(ent.seg, ent.sims, dev, len(ent.pairs), self.params.k)
-            sum_sim[ent.pairs], sum_dev[ent.pairs], count[ent.pairs] = sums
+        sum_sim[rated], sum_dev[rated], count[rated] = sums
+        walked = np.flatnonzero(by_sim)
+        for ent in pair_chunks(sim, yx, x[walked], y[walked], route="similarities"):
+            dev = self._deviation(ent.cols, ent.values, y[walked[ent.pairs]][ent.seg])
+            at = walked[ent.pairs]
+            sums = neighborhood_sums(ent.seg, ent.sims, dev, len(ent.pairs), k)
+            sum_sim[at], sum_dev[at], count[at] = sums
         return sum_sim, sum_dev, count
 
     def _unknown(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:

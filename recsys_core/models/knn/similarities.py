@@ -166,6 +166,8 @@ def _stack(parts: list[sp.csr_matrix], n: int) -> sp.csr_matrix:
     """Row blocks stacked into one n x n CSR (no re-sorting: each row keeps its order)."""
     if not parts:
         return sp.csr_matrix((n, n))
+    if len(parts) == 1:
+        return parts[0]
     offsets = np.cumsum([0] + [p.nnz for p in parts[:-1]])
     indptr = np.concatenate([[0]] + [p.indptr[1:] + o for p, o in zip(parts, offsets, strict=True)])
     indices = np.concatenate([p.indices for p in parts])

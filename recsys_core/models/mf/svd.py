@@ -31,9 +31,10 @@ class SVDParams(Params):
     explained in :class:`SVD`'s docstring)."""
 
     solver: Literal["als", "sgd"] = "als"
-    """``"als"`` (alternating exact ridge solves; needs no compiler to be fast, hence the
-    default) or ``"sgd"`` (Surprise's stochastic gradient descent). Both minimise the same
-    objective (see :class:`SVD`)."""
+    """``"als"`` (alternating exact ridge solves, the default) or ``"sgd"`` (Surprise's
+    stochastic gradient descent, compiled by numba). Both minimise the same objective (see
+    :class:`SVD`); SGD is the one for Surprise's sizes (100 factors: ALS costs factors^2 per
+    rating)."""
     n_factors: int = Field(30, ge=1)
     """Number of factors ``k``, the length of ``p_u`` and ``q_i`` (30: 50 were barely more
     accurate for twice the time)."""
@@ -105,14 +106,17 @@ class SVD(Recommender):
         als     30         8         0.14     -        0.9106      0.9149
         als     30         4         0.12     -        0.9126      0.9164
         als     30         12        0.12     -        0.9098      0.9138
-        sgd     100        20        0.02     0.005    0.9302      0.9342   1.3 s numba
-        sgd     100        30        0.10     0.01     0.9093      0.9133
+        sgd     100        20        0.02     0.005    0.9303      0.9342   0.50 s *
+        sgd     100        30        0.10     0.01     0.9093      0.9133   0.71 s *
 
-    (Surprise 1.1.5's own ``SVD()`` on seed 42: 0.9379.) Tuned SGD is as accurate as ALS, but
-    its sequential loop needs numba to be fast (pure numpy: 9.4 s instead of 0.13 s on ML-100k),
-    so ALS, which needs no compiler, is the default; 50 factors gain 0.0007 RMSE for twice the
-    time. Rating-prediction MF ranks poorly over all unrated items (NDCG@10 0.025 on ML-100k:
-    high estimates for rarely rated items); use :class:`PureSVD` for top-N.
+    (Surprise 1.1.5's own ``SVD()`` on seed 42: 0.9379. * CPU seconds in one later run on a
+    busy machine, load ~5, in which the ALS default took 2.35 s; numba's start-up excluded.)
+    Tuned SGD is as accurate as ALS and faster, but a fresh process pays numba's start-up
+    (~0.45 s of CPU) on its first SGD fit, a new machine a one-off compile (~1 s), and the
+    tuning grid of :mod:`recsys_core.settings` is ALS's: ALS stays the default. 50 factors gain
+    0.0007 RMSE for twice the time. Rating-prediction MF ranks poorly over all unrated items
+    (NDCG@10 0.025 on ML-100k: high estimates for rarely rated items); use :class:`PureSVD` for
+    top-N.
     """
 
     Params = SVDParams
