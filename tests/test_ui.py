@@ -18,11 +18,10 @@ EXPECTED_EDGES = {
     "train_ratings": {"ratings"},
     "test_ratings": {"ratings"},
     "popularity_model": {"ratings"},
-    "hybrid_train_tuning": {"train_ratings"},
-    "hybrid_tuning": {"ratings", "hybrid_train_tuning"},
+    "hybrid_tuning": {"train_ratings"},
     "model_tuning": {"train_ratings"},
     "hybrid_model": {"hybrid_tuning", "popularity_model", "ratings"},
-    "hybrid_train_model": {"hybrid_train_tuning", "popularity_train_model", "train_ratings"},
+    "hybrid_train_model": {"hybrid_tuning", "popularity_train_model", "train_ratings"},
     "hybrid_metrics": {"hybrid_train_model", "train_ratings", "test_ratings"},
     "rating_blend_metrics": {"rating_blend_train_model", "train_ratings", "test_ratings"},
     "evaluation": {

@@ -28,7 +28,7 @@ TRAIN_MODELS = [
     for name in BASELINES
 ]
 HYBRID_TRAIN_MODEL = hybrid_asset(
-    "hybrid_train_model", "train_ratings", "popularity_train_model", "hybrid_train_tuning",
+    "hybrid_train_model", "train_ratings", "popularity_train_model", "hybrid_tuning",
     "Fitted on the training split.",
 )  # fmt: skip
 

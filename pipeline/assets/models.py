@@ -1,6 +1,6 @@
-"""Models layer: the night's choice of components, hyperparameters and blend weights (on a
-validation split carved from the training split), the published hybrid fitted with it, and
-the baselines the evaluation compares with."""
+"""Models layer: the night's choice of components, hyperparameters and blend weights (made once,
+on a validation split carved from the training split), the published hybrid fitted with it on
+all ratings, and the baselines the evaluation compares with."""
 
 import dagster as dg
 import polars as pl
@@ -53,51 +53,32 @@ def fitted_model(name: str, suffix: str, ratings_asset: str, text: str) -> dg.As
 POPULARITY = fitted_model("popularity", "model", "ratings", "Fitted on all validated ratings.")
 
 
-def tuning_asset(name: str, ratings_asset: str, warm: str | None, text: str) -> dg.AssetsDefinition:
-    """The night's choice, made on a validation split carved from ``ratings_asset``."""
-
-    @dg.asset(
-        name=name,
-        ins={"ratings": dg.AssetIn(ratings_asset)} | ({warm: dg.AssetIn(warm)} if warm else {}),
-        group_name=GROUP,
-        owners=OWNERS,
-        kinds={"polars"},
-        code_version="5",
-        description="The night's choice, on a validation split carved from "
-        f"{ratings_asset} (never a test split): each candidate component's key hyperparameters "
-        "(a small grid, warm-started, within hybrid.budget_seconds), then the blend weights and "
-        f"cold-start settings; a component is kept only if it helps on validation. {text}",
+@dg.asset(
+    ins={"ratings": dg.AssetIn("train_ratings")},
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"polars"},
+    code_version="6",
+    description="The night's choice, made once on a validation split carved from train_ratings "
+    "(never the test split): each candidate component's key hyperparameters (a short climb "
+    "from last night's choice, within hybrid.budget_seconds), then the blend weights and "
+    "cold-start settings; a component is kept only if it helps on validation. Both hybrids use "
+    "it: the evaluated one fitted on train_ratings, the published one on all ratings.",
+)
+def hybrid_tuning(
+    context: dg.AssetExecutionContext, settings: RecsysSettings, ratings: pl.DataFrame
+) -> dg.Output:
+    s = settings.effective
+    params = HybridParams(**hybrid_params(s))
+    if not params.tune:
+        return output(configured(params), tuned=False)
+    ev = s.evaluation
+    chosen, trials = choose_settings(
+        params, ratings, k=ev.k, threshold=ev.threshold, warm_start=last_choice(context)
     )
-    def _choose(
-        context: dg.AssetExecutionContext,
-        settings: RecsysSettings,
-        ratings: pl.DataFrame,
-        **earlier: dict,
-    ) -> dg.Output:
-        s = settings.effective
-        params = HybridParams(**hybrid_params(s))
-        if not params.tune:
-            return output(configured(params), tuned=False)
-        start = next(iter(earlier.values()), None) or last_choice(context)
-        ev = s.evaluation
-        chosen, trials = choose_settings(
-            params, ratings, k=ev.k, threshold=ev.threshold, warm_start=start
-        )
-        blend = trials.filter(pl.col("component").is_null())
-        return output(chosen, chosen=chosen, trials=trials.height,
-                      validation_ndcg=float(blend["ndcg"].max()))  # fmt: skip
-
-    return _choose
-
-
-HYBRID_TRAIN_TUNING = tuning_asset(
-    "hybrid_train_tuning", "train_ratings", None,
-    "For the evaluated hybrid (training split); warm-started from last night's choice.",
-)  # fmt: skip
-HYBRID_TUNING = tuning_asset(
-    "hybrid_tuning", "ratings", "hybrid_train_tuning",
-    "For the published hybrid (all ratings); warm-started from tonight's training-split choice.",
-)  # fmt: skip
+    blend = trials.filter(pl.col("component").is_null())
+    return output(chosen, chosen=chosen, trials=trials.height,
+                  validation_ndcg=float(blend["ndcg"].max()))  # fmt: skip
 
 
 def last_choice(context: dg.AssetExecutionContext) -> dict | None:
@@ -139,5 +120,6 @@ def hybrid_asset(
 
 HYBRID_MODEL = hybrid_asset(
     "hybrid_model", "ratings", "popularity_model", "hybrid_tuning",
-    "Fitted on all validated ratings.",
+    "Fitted on all validated ratings with the choice made on the training split's validation "
+    "(chosen once: the evaluated hybrid is the same recipe on less data).",
 )  # fmt: skip

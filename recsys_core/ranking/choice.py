@@ -16,7 +16,9 @@ from typing import Any
 import polars as pl
 from pydantic import Field, field_validator, model_validator
 
+from recsys_core.data.ids import RatingData
 from recsys_core.evaluation.select import DEFAULT_GRIDS, select
+from recsys_core.evaluation.validation import ValidationSet
 from recsys_core.models.base import Recommender
 from recsys_core.models.registry import build, check_spec, registered, without_nulls
 from recsys_core.params import BadKey, as_dict, build_params, require
@@ -119,7 +121,11 @@ def fit_kept(
 ) -> dict[str, Recommender]:
     """The kept components of ``chosen`` fitted on ``ratings`` with the chosen parameters: what
     :meth:`Hybrid.assemble` takes (with the fallback fitted on the same ratings)."""
-    return {name: build(component_spec(params, chosen, name)).fit(ratings) for name in kept(chosen)}
+    data = RatingData.from_frame(ratings)  # one id mapping and CSR for every component
+    return {
+        name: build(component_spec(params, chosen, name)).fit_on(data, ratings)
+        for name in kept(chosen)
+    }
 
 
 def choose_settings(
@@ -134,7 +140,9 @@ def choose_settings(
 ) -> tuple[dict[str, Any], pl.DataFrame]:
     """The night's setting and its trials, chosen on ``ratings`` (the TRAINING ratings) only.
 
-    ``ratings`` are split by :func:`validation_split`. Each component (name order) gets its key
+    ``ratings`` are split by :func:`validation_split` and prepared once (a
+    :class:`~recsys_core.evaluation.validation.ValidationSet` of at most ``params.tune_users``
+    validation users, shared by every fit and score). Each component (name order) gets its key
     hyperparameters from :func:`~recsys_core.evaluation.select.select` on that split by
     NDCG@``k`` (relevant = rating >= ``threshold``: the evaluation settings), warm-started from
     ``warm_start["components"][name]`` (last night's ``chosen``) and given an even share of
@@ -145,7 +153,7 @@ def choose_settings(
     Returns ``chosen`` (JSON-ready: ``{"components": {name: full parameters of each kept
     component}, "weights": {name: weight, 0 = left out}, "cold_user_ratings",
     "cold_item_slots"}``) and one trials table: the selection's rows (``component``,
-    ``params``, ``stage`` grid/edge, ``ndcg``, ``precision``, ``seconds``) then the blend
+    ``params``, ``stage`` start/grid/edge, ``ndcg``, ``precision``, ``seconds``) then the blend
     search's (``stage``, ``w_<name>``, cold-start settings, ``ndcg``).
     """
     p, warm = params, dict(warm_start or {})
@@ -153,6 +161,8 @@ def choose_settings(
     require(budget > 0, "budget_seconds", budget, "> 0")
     start = clock()
     split = validation_split(ratings, p.validation_fraction, p.random_state)
+    valid = ValidationSet.build(split.train, split.test, threshold=threshold,
+                                max_users=p.tune_users, random_state=p.random_state)  # fmt: skip
     names = sorted(p.components)
     fitted: dict[str, Recommender] = {}
     tables = []
@@ -161,7 +171,7 @@ def choose_settings(
         model = registered(spec["model"])
         grid = p.grids.get(name, DEFAULT_GRIDS.get(model.__name__, {}))
         if not grid:
-            fitted[name] = build(spec).fit(split.train)
+            fitted[name] = build(spec).fit_on(valid.data, valid.train)
             continue
         share = max(budget - (clock() - start), 1e-9) / (len(names) - pos)
         last = warm.get("components", {}).get(name)
@@ -169,32 +179,19 @@ def choose_settings(
             model,
             spec.get("params", {}),
             grid,
-            split.train,
-            split.test,
+            valid,
             k=k,
-            threshold=threshold,
             budget_seconds=share,
             warm_start=_grid_values(last, grid) if last else None,
             clock=clock,
         )
         fitted[name] = chosen.model
         tables.append(chosen.trials.with_columns(pl.lit(name).alias("component")))
-    fallback = build(p.fallback).fit(split.train)
+    fallback = build(p.fallback).fit_on(valid.data, valid.train)
     first = {
         key: warm.get(key, getattr(p, key)) for key in ("cold_user_ratings", "cold_item_slots")
     }
-    best, table = tune(
-        fitted,
-        fallback,
-        fallback.data,
-        split.test,
-        first,
-        k=k,
-        threshold=threshold,
-        cold_item_ratings=p.cold_item_ratings,
-        tune_users=p.tune_users,
-        random_state=p.random_state,
-    )
+    best, table = tune(fitted, fallback, valid, first, k=k, cold_item_ratings=p.cold_item_ratings)
     best["components"] = {name: as_dict(fitted[name].params) for name in kept(best)}
     trials = pl.concat([*tables, table], how="diagonal_relaxed")
     return {"components": best.pop("components"), **best}, trials
