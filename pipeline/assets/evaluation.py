@@ -5,12 +5,13 @@ import dagster as dg
 import polars as pl
 
 from pipeline.assets.ingest import OWNERS
-from pipeline.assets.models import BASELINES, fitted_model, hybrid_asset, make
+from pipeline.assets.models import BASELINES, evaluated_ratings, fitted_model, hybrid_asset, make
 from pipeline.metadata import output
 from pipeline.settings import RecsysSettings
 from recsys_core import Hybrid, Recommender
 from recsys_core.evaluation.grid import best_params, grid_search
 from recsys_core.evaluation.protocol import evaluate
+from recsys_core.evaluation.sample import same_users
 from recsys_core.settings import TUNED_BY, Settings
 
 GROUP = "evaluation"
@@ -60,11 +61,12 @@ def metrics_asset(name: str) -> dg.AssetsDefinition:
         group_name=GROUP,
         owners=OWNERS,
         kinds={"polars"},
-        code_version="3",
+        code_version="4",
         metadata={"columns": METRIC_COLUMNS},
         description=f"The {name} model's metrics on the test split (model, metric, k, segment, "
         "value): RMSE/MAE where it predicts ratings, ranking metrics at k and the curve's k, "
-        "coverage and beyond-accuracy measures.",
+        "coverage and beyond-accuracy measures (a rating model: on the test pairs of the user "
+        "sample it was fitted on, evaluation.rating_sample).",
     )
     def _evaluate(
         settings: RecsysSettings,
@@ -73,7 +75,9 @@ def metrics_asset(name: str) -> dg.AssetsDefinition:
         test_ratings: pl.DataFrame,
     ) -> dg.Output:
         s = settings.effective
-        return _output(_metrics(s, name, model, train_ratings, test_ratings), s.evaluation.k)
+        train = evaluated_ratings(name, train_ratings, s)
+        test = test_ratings if train is train_ratings else same_users(test_ratings, train)
+        return _output(_metrics(s, name, model, train, test), s.evaluation.k)
 
     return _evaluate
 

@@ -9,6 +9,7 @@ from pipeline.assets.ingest import OWNERS
 from pipeline.metadata import output
 from pipeline.settings import RecsysSettings
 from recsys_core import SVD, Hybrid, Popularity, Recommender
+from recsys_core.evaluation.sample import sample_users
 from recsys_core.models.rating_blend import RatingBlend
 from recsys_core.params import as_dict
 from recsys_core.ranking.choice import HybridParams, choose_settings, configured, fit_kept
@@ -30,8 +31,13 @@ def make(name: str, settings: Settings) -> Recommender:
     return cls(**as_dict(getattr(settings.models, name)))
 
 
+RATING_MODELS = ("biased_mf", "rating_blend")
+"""The baselines evaluated on a user sample (``evaluation.rating_sample``): RMSE/MAE only."""
+
+
 def fitted_model(name: str, suffix: str, ratings_asset: str, text: str) -> dg.AssetsDefinition:
-    """An asset holding the baseline ``name`` fitted on the ratings of ``ratings_asset``."""
+    """An asset holding the baseline ``name`` fitted on the ratings of ``ratings_asset`` (a
+    rating model of the evaluation: on their user sample, :func:`evaluated_ratings`)."""
 
     @dg.asset(
         name=f"{name}_{suffix}",
@@ -39,15 +45,25 @@ def fitted_model(name: str, suffix: str, ratings_asset: str, text: str) -> dg.As
         group_name=GROUP,
         owners=OWNERS,
         kinds={"numpy"},
-        code_version="2",
+        code_version="3",
         description=f"{BASELINES[name][1]} {text}",
     )
     def _fit(settings: RecsysSettings, ratings: pl.DataFrame) -> dg.Output:
+        if suffix == "train_model":
+            ratings = evaluated_ratings(name, ratings, settings.effective)
         model = make(name, settings.effective).fit(ratings)
         return output(model, users=model.data.n_users, items=model.data.n_items,
-                      params=as_dict(model.params))  # fmt: skip
+                      ratings=ratings.height, params=as_dict(model.params))  # fmt: skip
 
     return _fit
+
+
+def evaluated_ratings(name: str, train: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """The training ratings the evaluation fits ``name`` on: a user sample for the rating
+    models (``evaluation.rating_sample``), all of them for the others."""
+    if name not in RATING_MODELS:
+        return train
+    return sample_users(train, settings.evaluation.rating_sample, settings.split.random_state)
 
 
 POPULARITY = fitted_model("popularity", "model", "ratings", "Fitted on all validated ratings.")
@@ -103,7 +119,7 @@ def hybrid_asset(
         group_name=GROUP,
         owners=OWNERS,
         kinds={"numpy"},
-        code_version="1",
+        code_version="2",
         description=f"The hybrid: the components {tuning} kept, fitted with the parameters it "
         f"chose, blended with its weights, popularity as the fallback. {text}",
     )

@@ -47,10 +47,11 @@ def evaluate(
     estimates: np.ndarray | None = None,
 ) -> pl.DataFrame:
     """Long-format metrics of a fitted ``model`` on ``test``: ``model, metric, k, segment,
-    value``. Ranking metrics at ``k`` (and at :data:`CURVE_KS` for curves); with ``train``,
-    also beyond-accuracy measures, per-user-segment ranking metrics and cold-item recall
-    (:mod:`recsys_core.evaluation.beyond`). ``estimates``: ``model.predict(test)`` if the
-    caller already has it."""
+    value``. Ranking metrics at ``k`` (and at :data:`CURVE_KS` for curves) and ``users``, the
+    number of users they average over; with ``train``, also ``train_ratings`` (its rows: what the
+    model was fitted on), beyond-accuracy measures, per-user-segment ranking metrics and
+    cold-item recall (:mod:`recsys_core.evaluation.beyond`). ``estimates``:
+    ``model.predict(test)`` if the caller already has it."""
     name = name or type(model).__name__
     rows: list[Row] = []
     estimates = model.predict(test) if estimates is None else estimates
@@ -72,7 +73,9 @@ def evaluate(
     for kk in sorted({k, *CURVE_KS}):
         rows += [(m, kk, "all", v) for m, v in ranking_metrics(recs, test, kk, threshold).items()]
     rows.append(("coverage", k, "all", catalog_coverage(top_k, model.data.n_items)))
+    rows.append(("users", k, "all", float(users.len())))
     if train is not None:
+        rows.append(("train_ratings", None, "all", float(train.height)))
         rows += _beyond(top_k, recs, test, train, model.data.n_items, k, threshold)
     return metrics_frame(name, rows)
 
