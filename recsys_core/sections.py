@@ -84,13 +84,13 @@ class EvaluationSettings(Params):
     """Length of the lists the metrics judge (NDCG@k, precision@k...), as many as published."""
     threshold: float = 4.0
     """A test rating at or above this is relevant (4 of 5 stars: liked)."""
-    rating_sample: int | None = Field(250_000, ge=1)
+    rating_sample: int | None = Field(100_000, ge=1)
     """The rating models (``biased_mf``, ``rating_blend``: RMSE/MAE beside the lists) are fitted
     and scored on a seeded sample of users holding at most this many training ratings (None:
     every user), so their evaluation stays bounded at any data size
     (:mod:`recsys_core.evaluation.sample`; the metrics table's ``train_ratings`` and ``users``
-    say how many). 250,000: ML-100k whole; on a 1M-rating set the blend's fit falls from ~25 s
-    to ~6 s (``docs/benchmarks.md``, "The night against implicit")."""
+    say how many). 100,000: ML-100k whole; on a 1M-rating set the blend's fit falls from ~25 s
+    to ~5 s under load (``docs/benchmarks.md``, "The night against implicit")."""
 
 
 class TopNSettings(Params):
