@@ -1,8 +1,12 @@
-"""The rating models' user sample: whole users, bounded, seeded, everything when it fits."""
+"""Bounded evaluation: the rating models' user sample (whole users, bounded, seeded, everything
+when it fits) and the cap on the users whose lists are judged."""
 
 import polars as pl
 
+from recsys_core.data.split import random_split
+from recsys_core.evaluation.protocol import evaluate, metric
 from recsys_core.evaluation.sample import same_users, sample_users
+from recsys_core.models.mf.svd import SVD
 from tests.conftest import random_ratings
 
 
@@ -32,3 +36,17 @@ def test_the_test_side_keeps_the_sampled_users_only():
     kept = same_users(test, sample)
     assert set(kept["user_id"]) <= set(sample["user_id"])
     assert kept.height == test.filter(pl.col("user_id").is_in(sample["user_id"].implode())).height
+
+
+def test_a_cap_on_judged_users_changes_only_the_ranking_side():
+    split = random_split(random_ratings(n_users=40, n_items=30, seed=10), 0.3, random_state=0)
+    model = SVD(n_factors=4, n_epochs=5).fit(split.train)
+    full = evaluate(model, split.test, "m", 5, 4.0, train=split.train)
+    judged = metric(full, "m", "users", 5)
+    assert judged > 8
+    same = evaluate(model, split.test, "m", 5, 4.0, train=split.train, max_users=int(judged))
+    assert same.equals(full), "a cap at or above the number of users changes nothing"
+    capped = evaluate(model, split.test, "m", 5, 4.0, train=split.train, max_users=8)
+    assert metric(capped, "m", "users", 5) == 8
+    assert metric(capped, "m", "rmse", None) == metric(full, "m", "rmse", None)
+    assert capped.equals(evaluate(model, split.test, "m", 5, 4.0, train=split.train, max_users=8))

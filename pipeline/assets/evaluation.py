@@ -39,7 +39,8 @@ def _metrics(
 ) -> pl.DataFrame:
     """The long-format metrics of one fitted model on the test split."""
     ev = settings.evaluation
-    return evaluate(model, test, name, ev.k, ev.threshold, train=train)
+    return evaluate(model, test, name, ev.k, ev.threshold, train=train,
+                    max_users=ev.max_users, random_state=settings.split.random_state)  # fmt: skip
 
 
 def _output(frame: pl.DataFrame, k: int) -> dg.Output:
@@ -89,7 +90,7 @@ MODEL_METRICS = [metrics_asset(name) for name in BASELINES]
     group_name=GROUP,
     owners=OWNERS,
     kinds={"polars"},
-    code_version="3",
+    code_version="4",
     metadata={"columns": METRIC_COLUMNS},
     description="The published hybrid's metrics on the test split (its training-split fit), "
     "and each component it kept, alone: the same fits, scored on their own.",

@@ -45,13 +45,17 @@ def evaluate(
     threshold: float = 4.0,
     train: pl.DataFrame | None = None,
     estimates: np.ndarray | None = None,
+    max_users: int | None = None,
+    random_state: int = 0,
 ) -> pl.DataFrame:
     """Long-format metrics of a fitted ``model`` on ``test``: ``model, metric, k, segment,
     value``. Ranking metrics at ``k`` (and at :data:`CURVE_KS` for curves) and ``users``, the
     number of users they average over; with ``train``, also ``train_ratings`` (its rows: what the
     model was fitted on), beyond-accuracy measures, per-user-segment ranking metrics and
     cold-item recall (:mod:`recsys_core.evaluation.beyond`). ``estimates``:
-    ``model.predict(test)`` if the caller already has it."""
+    ``model.predict(test)`` if the caller already has it. ``max_users``: the ranking metrics
+    judge a seeded sample (``random_state``) of at most this many users with a relevant test
+    item (RMSE/MAE still every test pair), which bounds the ranking work on large data."""
     name = name or type(model).__name__
     rows: list[Row] = []
     estimates = model.predict(test) if estimates is None else estimates
@@ -66,7 +70,10 @@ def evaluate(
             ("rmse", None, "all", rmse(actual[scored], estimates[scored])),
             ("mae", None, "all", mae(actual[scored], estimates[scored])),
         ]
-    users = relevant_items(test, threshold).get_column("user_id").unique()
+    users = relevant_items(test, threshold).get_column("user_id").unique().sort()
+    if max_users is not None and users.len() > max_users:
+        users = users.sample(max_users, seed=random_state).sort()
+        test = test.join(pl.DataFrame({"user_id": users}), on="user_id", how="semi")
     depth = max(k, *CURVE_KS)
     recs = model.recommend(n=depth, users=users)
     top_k = recs.filter(pl.col("rank") <= k)
