@@ -105,9 +105,10 @@ def last_choice(context: dg.AssetExecutionContext) -> dict | None:
 
 
 def hybrid_asset(
-    name: str, ratings_asset: str, fallback: str, tuning: str, text: str
+    name: str, ratings_asset: str, fallback: str, tuning: str, text: str, start: str | None = None
 ) -> dg.AssetsDefinition:
-    """The hybrid with the choice of ``tuning``, fitted on ``ratings_asset``."""
+    """The hybrid with the choice of ``tuning``, fitted on ``ratings_asset`` (warm-started from
+    the components of the hybrid ``start`` where a model can: iALS)."""
 
     @dg.asset(
         name=name,
@@ -115,19 +116,25 @@ def hybrid_asset(
             "ratings": dg.AssetIn(ratings_asset),
             "fallback": dg.AssetIn(fallback),
             "chosen": dg.AssetIn(tuning),
-        },
+        }
+        | ({"start": dg.AssetIn(start)} if start else {}),
         group_name=GROUP,
         owners=OWNERS,
         kinds={"numpy"},
-        code_version="2",
+        code_version="3",
         description=f"The hybrid: the components {tuning} kept, fitted with the parameters it "
         f"chose, blended with its weights, popularity as the fallback. {text}",
     )
     def _fit(
-        settings: RecsysSettings, chosen: dict, ratings: pl.DataFrame, fallback: Recommender
+        settings: RecsysSettings,
+        chosen: dict,
+        ratings: pl.DataFrame,
+        fallback: Recommender,
+        **earlier: Hybrid,
     ) -> dg.Output:
         spec = hybrid_params(settings.effective)
-        fitted = fit_kept(HybridParams(**spec), chosen, ratings)
+        warm = earlier["start"].components_ if earlier else None
+        fitted = fit_kept(HybridParams(**spec), chosen, ratings, start=warm)
         hybrid = Hybrid.assemble(fitted, fallback, chosen, **spec)
         return output(hybrid, components=sorted(fitted), weights=chosen["weights"])
 
@@ -137,5 +144,7 @@ def hybrid_asset(
 HYBRID_MODEL = hybrid_asset(
     "hybrid_model", "ratings", "popularity_model", "hybrid_tuning",
     "Fitted on all validated ratings with the choice made on the training split's validation "
-    "(chosen once: the evaluated hybrid is the same recipe on less data).",
+    "(chosen once: the evaluated hybrid is the same recipe on less data); iALS starts from the "
+    "evaluated hybrid's factors (hybrid_train_model) and runs a third of its sweeps.",
+    start="hybrid_train_model",
 )  # fmt: skip

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import numpy as np
 import polars as pl
@@ -110,13 +110,43 @@ class IALS(Recommender):
     def _fit(self, data: RatingData, ratings: pl.DataFrame) -> None:
         self._solve(self._signal(data.user_items))
 
-    def _solve(self, weights: sp.csr_matrix, start: IALS | None = None, sweeps: int = 0) -> None:
+    def fit_from(self, data: RatingData, ratings: pl.DataFrame, earlier: Recommender) -> Self:
+        """:meth:`fit_on` warm-started from ``earlier``: an IALS with the same parameters fitted
+        on other ratings of mostly the same users and items (the published model starts from
+        the evaluated model's fit on the training split). A user or item it knows starts from
+        its factors, a new one from ``implicit``'s random start (``uniform(0, 0.01)``, seeded),
+        and ``max(1, n_epochs // WARM_SHARE)`` sweeps run instead of ``n_epochs``. Another
+        class or other parameters: a plain :meth:`fit_on`."""
+        if not isinstance(earlier, IALS) or earlier.params != self.params:
+            return self.fit_on(data, ratings)
+        rng = np.random.default_rng(self.params.random_state)
+        start = []
+        for ids, old, factors in (
+            (data.users, earlier.data.users, earlier.user_factors_),
+            (data.items, earlier.data.items, earlier.item_factors_),
+        ):
+            at = old.index_of(ids.ids)
+            init = rng.random((len(ids), self.params.n_factors), dtype=np.float32) * 0.01
+            init[at >= 0] = factors[at[at >= 0]]
+            start.append(init)
+        self._data = None
+        sweeps = max(1, self.params.n_epochs // WARM_SHARE)
+        self._solve(self._signal(data.user_items), (start[0], start[1]), sweeps)
+        self._data = data
+        return self
+
+    def _solve(
+        self,
+        weights: sp.csr_matrix,
+        start: tuple[np.ndarray, np.ndarray] | None = None,
+        sweeps: int = 0,
+    ) -> None:
         """Fit the factors on ``weights``: from random factors (``n_epochs`` sweeps), or from
-        ``start``'s factors (``sweeps`` sweeps, a warm start)."""
+        the ``start`` user and item factors (``sweeps`` sweeps, a warm start)."""
         model = self._implicit()
         if start is not None:
-            model.user_factors = start.user_factors_.copy()
-            model.item_factors = start.item_factors_.copy()
+            model.user_factors = np.array(start[0], dtype=np.float32)
+            model.item_factors = np.array(start[1], dtype=np.float32)
             model.iterations = sweeps
         with threadpool_limits(limits=1, user_api="blas"):
             model.fit(weights, show_progress=False)
@@ -150,7 +180,8 @@ class IALS(Recommender):
             start = min(
                 reversed(near), key=lambda m: abs(np.log1p(m.params.reg) - reg), default=None
             )
-            model._solve(weights[signal], start, max(1, model.params.n_epochs // WARM_SHARE))
+            factors = None if start is None else (start.user_factors_, start.item_factors_)
+            model._solve(weights[signal], factors, max(1, model.params.n_epochs // WARM_SHARE))
             model._data = data
             near.append(model)
             return model

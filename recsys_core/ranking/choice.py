@@ -117,15 +117,25 @@ def component_spec(params: HybridParams, chosen: Mapping[str, Any], name: str) -
 
 
 def fit_kept(
-    params: HybridParams, chosen: Mapping[str, Any], ratings: pl.DataFrame
+    params: HybridParams,
+    chosen: Mapping[str, Any],
+    ratings: pl.DataFrame,
+    start: Mapping[str, Recommender] | None = None,
 ) -> dict[str, Recommender]:
     """The kept components of ``chosen`` fitted on ``ratings`` with the chosen parameters: what
-    :meth:`Hybrid.assemble` takes (with the fallback fitted on the same ratings)."""
+    :meth:`Hybrid.assemble` takes (with the fallback fitted on the same ratings). ``start``:
+    earlier fits of the same components (on the training split) that a model able to warm-start
+    (``fit_from``: iALS) starts from."""
     data = RatingData.from_frame(ratings)  # one id mapping and CSR for every component
-    return {
-        name: build(component_spec(params, chosen, name)).fit_on(data, ratings)
-        for name in kept(chosen)
-    }
+    fitted = {}
+    for name in kept(chosen):
+        model = build(component_spec(params, chosen, name))
+        earlier = (start or {}).get(name)
+        if earlier is not None and hasattr(model, "fit_from"):
+            fitted[name] = model.fit_from(data, ratings, earlier)
+        else:
+            fitted[name] = model.fit_on(data, ratings)
+    return fitted
 
 
 def choose_settings(
