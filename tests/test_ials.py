@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 import pytest
 from implicit.cpu.als import AlternatingLeastSquares
 from threadpoolctl import threadpool_limits
