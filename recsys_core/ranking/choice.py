@@ -9,8 +9,10 @@ chosen parameters, which :meth:`recsys_core.ranking.hybrid.Hybrid.assemble` blen
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import polars as pl
@@ -152,13 +154,16 @@ def choose_settings(
 
     ``ratings`` are split by :func:`validation_split` and prepared once (a
     :class:`~recsys_core.evaluation.validation.ValidationSet` of at most ``params.tune_users``
-    validation users, shared by every fit and score). Each component (name order) gets its key
+    validation users, shared by every fit and score). Each component gets its key
     hyperparameters from :func:`~recsys_core.evaluation.select.select` on that split by
     NDCG@``k`` (relevant = rating >= ``threshold``: the evaluation settings), warm-started from
-    ``warm_start["components"][name]`` (last night's ``chosen``) and given an even share of
-    what is left of ``budget_seconds`` (default ``params.budget_seconds``); the selected model
-    stays fitted. Then :func:`~recsys_core.ranking.tuning.tune` chooses the kept components,
-    their weights and the cold-start settings (starting from last night's).
+    ``warm_start["components"][name]`` (last night's ``chosen``) within an even share of
+    ``budget_seconds`` (default ``params.budget_seconds``); the selected model stays fitted.
+    The components are selected at the same time, one thread each (up to the number of CPUs):
+    their fits release the GIL (LAPACK, ``implicit``), so EASE's one-thread inversions and
+    iALS's solver share the cores; each selection depends only on its own candidates, so the
+    choice is the same in any order. Then :func:`~recsys_core.ranking.tuning.tune` chooses the
+    kept components, their weights and the cold-start settings (starting from last night's).
 
     Returns ``chosen`` (JSON-ready: ``{"components": {name: full parameters of each kept
     component}, "weights": {name: weight, 0 = left out}, "cold_user_ratings",
@@ -169,34 +174,28 @@ def choose_settings(
     p, warm = params, dict(warm_start or {})
     budget = p.budget_seconds if budget_seconds is None else budget_seconds
     require(budget > 0, "budget_seconds", budget, "> 0")
-    start = clock()
     split = validation_split(ratings, p.validation_fraction, p.random_state)
     valid = ValidationSet.build(split.train, split.test, threshold=threshold,
                                 max_users=p.tune_users, random_state=p.random_state)  # fmt: skip
     names = sorted(p.components)
-    fitted: dict[str, Recommender] = {}
-    tables = []
-    for pos, name in enumerate(names):
+    share = budget / len(names)
+
+    def one(name: str) -> tuple[Recommender, pl.DataFrame | None]:
         spec = p.components[name]
         model = registered(spec["model"])
         grid = p.grids.get(name, DEFAULT_GRIDS.get(model.__name__, {}))
         if not grid:
-            fitted[name] = build(spec).fit_on(valid.data, valid.train)
-            continue
-        share = max(budget - (clock() - start), 1e-9) / (len(names) - pos)
+            return build(spec).fit_on(valid.data, valid.train), None
         last = warm.get("components", {}).get(name)
-        chosen = select(
-            model,
-            spec.get("params", {}),
-            grid,
-            valid,
-            k=k,
-            budget_seconds=share,
-            warm_start=_grid_values(last, grid) if last else None,
-            clock=clock,
-        )
-        fitted[name] = chosen.model
-        tables.append(chosen.trials.with_columns(pl.lit(name).alias("component")))
+        start = _grid_values(last, grid) if last else None
+        chosen = select(model, spec.get("params", {}), grid, valid, k=k, budget_seconds=share,
+                        warm_start=start, clock=clock)  # fmt: skip
+        return chosen.model, chosen.trials.with_columns(pl.lit(name).alias("component"))
+
+    with ThreadPoolExecutor(max(1, min(len(names), os.cpu_count() or 1))) as pool:
+        done = dict(zip(names, pool.map(one, names), strict=True))  # name order, whatever ends 1st
+    fitted = {name: model for name, (model, _) in done.items()}
+    tables = [table for _, table in done.values() if table is not None]
     fallback = build(p.fallback).fit_on(valid.data, valid.train)
     first = {
         key: warm.get(key, getattr(p, key)) for key in ("cold_user_ratings", "cold_item_slots")
