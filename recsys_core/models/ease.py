@@ -70,18 +70,21 @@ def ease_weights(x: sp.csr_matrix, reg: float) -> np.ndarray:
 def gram_matrix(x: sp.csr_matrix) -> np.ndarray:
     """``X^T X`` as a dense float32 ``m x m`` array (computed once per signal when several
     ``reg`` are tried: :meth:`EASE.fitter`)."""
-    return (x.T @ x).astype(np.float32).toarray()
+    return np.asarray((x.T @ x).toarray(), dtype=np.float32)  # no copy when X is float32
 
 
 def weights_from_gram(gram: np.ndarray, reg: float, *, overwrite: bool = False) -> np.ndarray:
     """:func:`ease_weights` from ``X^T X`` (``gram``, float32, left unchanged unless
     ``overwrite``)."""
     m = gram.shape[0]
-    gram = gram if overwrite else gram.copy()
+    gram = gram if overwrite else gram.copy(order="K")
     gram[np.diag_indices(m)] += np.float32(reg)
-    # gram is symmetric, so its transpose is the same matrix in Fortran order: LAPACK works in
-    # place on it, and the result's transpose is C-contiguous again (no m x m copy).
-    chol, info = lapack.spotrf(gram.T, lower=0, overwrite_a=1, clean=0)
+    # gram is symmetric (exactly: G_ij and G_ji sum the same products in the same order), so
+    # whichever of it and its transpose is in Fortran order is the same matrix for LAPACK, which
+    # then works in place (a C-ordered array would be copied); the result's transpose is
+    # C-contiguous again.
+    fortran = gram if gram.flags.f_contiguous else gram.T
+    chol, info = lapack.spotrf(fortran, lower=0, overwrite_a=1, clean=0)
     if info != 0:
         raise DataError(f"EASE: X^T X + reg I is not positive definite (spotrf info={info})")
     inv, info = lapack.spotri(chol, lower=0, overwrite_c=1)
