@@ -17,6 +17,7 @@ from typing import Any
 
 import polars as pl
 from pydantic import Field, field_validator, model_validator
+from threadpoolctl import threadpool_limits
 
 from recsys_core.data.ids import RatingData
 from recsys_core.evaluation.select import DEFAULT_GRIDS, select
@@ -192,7 +193,12 @@ def choose_settings(
                         warm_start=start, clock=clock)  # fmt: skip
         return chosen.model, chosen.trials.with_columns(pl.lit(name).alias("component"))
 
-    with ThreadPoolExecutor(max(1, min(len(names), os.cpu_count() or 1))) as pool:
+    # one BLAS thread around the threads: each model's own limit then restores 1, not whatever
+    # the environment set while the other thread still computes
+    with (
+        threadpool_limits(limits=1, user_api="blas"),
+        ThreadPoolExecutor(max(1, min(len(names), os.cpu_count() or 1))) as pool,
+    ):
         done = dict(zip(names, pool.map(one, names), strict=True))  # name order, whatever ends 1st
     fitted = {name: model for name, (model, _) in done.items()}
     tables = [table for _, table in done.values() if table is not None]
