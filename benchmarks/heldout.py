@@ -13,7 +13,8 @@ over users with a relevant test item; :func:`recsys_core.evaluation.metrics.rank
 - ``popularity``: the most-rated train items;
 - ``EASE`` / ``IALS``: hyperparameters chosen by :func:`recsys_core.evaluation.select.select`
   on a validation split carved from the TRAIN part (``random_split(train, 0.2, 0)``, default
-  grids), then refitted on the whole train part; the test part chooses nothing;
+  grids, every validation user scored), then refitted on the whole train part; the test part
+  chooses nothing;
 - ``EASE+IALS z-blend``: per user, each model's scores z-normalised over the catalogue, then
   averaged 50/50 (fixed weights: nothing chosen);
 - ``published``: ``<root>/published/recommendations.parquet`` after the nightly job ran on a
@@ -37,6 +38,7 @@ from recsys_core.data.split import random_split
 from recsys_core.data.validate import ingest
 from recsys_core.evaluation.metrics import ranking_metrics
 from recsys_core.evaluation.select import DEFAULT_GRIDS, select
+from recsys_core.evaluation.validation import ValidationSet
 from recsys_core.models.base import Recommender
 from recsys_core.models.ease import EASE
 from recsys_core.models.ials import IALS
@@ -69,7 +71,8 @@ def tuned(cls: type[Recommender], train: pl.DataFrame) -> tuple[Recommender, dic
     """``cls`` with params chosen on a validation split of ``train``, refitted on ``train``."""
     inner = random_split(train, 0.2, random_state=0)
     t0 = time.perf_counter()
-    chosen = select(cls, {}, DEFAULT_GRIDS[cls.__name__], inner.train, inner.test, k=K)
+    valid = ValidationSet.build(inner.train, inner.test, threshold=THRESHOLD)
+    chosen = select(cls, {}, DEFAULT_GRIDS[cls.__name__], valid, k=K)
     t1 = time.perf_counter()
     model = cls(**chosen.params).fit(train)
     return model, chosen.params, t1 - t0, time.perf_counter() - t1

@@ -90,8 +90,8 @@ class ModelsSettings(Params):
     """:class:`recsys_core.EASE`: a hybrid component (default); ``reg`` is re-chosen nightly
     from these values by the hybrid's selection."""
     ials: IALSParams = Field(default_factory=IALSParams)
-    """:class:`recsys_core.IALS`: a hybrid component (default); ``reg`` and ``n_factors`` are
-    re-chosen nightly from these values by the hybrid's selection."""
+    """:class:`recsys_core.IALS`: a hybrid component (default); ``reg`` is re-chosen nightly
+    from these values by the hybrid's selection."""
     item_knn: KNNParams = Field(default_factory=KNNParams)
     """:class:`recsys_core.KNNWithMeans`: a candidate hybrid component."""
     biased_mf: SVDParams = Field(default_factory=SVDParams)

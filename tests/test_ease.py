@@ -65,6 +65,17 @@ def test_every_hyperparameter_changes_the_weights(ratings):
         assert not np.allclose(EASE(**change).fit(ratings).B_, base), change
 
 
+def test_fitter_shares_the_gram_and_gives_the_same_weights_as_fit(ratings):
+    from recsys_core.data.ids import RatingData
+
+    fit = EASE.fitter(RatingData.from_frame(ratings), ratings)
+    for params in ({"reg": 5.0}, {"reg": 50.0}, {"reg": 5.0, "low_weight": 0.2}, {"reg": 5.0}):
+        model = fit(params)
+        np.testing.assert_array_equal(model.B_, EASE(**params).fit(ratings).B_)
+        assert model.params == EASE(**params).params and model.is_fitted
+    assert model.recommend(3).equals(EASE(reg=5.0).fit(ratings).recommend(3))
+
+
 def test_max_items_keeps_the_most_rated_and_leaves_the_rest_nan(ratings):
     model = EASE(max_items=10).fit(ratings)
     counts = np.bincount(model.data.user_items.indices, minlength=model.data.n_items)

@@ -81,6 +81,55 @@ def test_every_hyperparameter_changes_the_factors(ratings):
     assert IALS(**{**SMALL, "n_factors": 4}).fit(ratings).item_factors_.shape[1] == 4
 
 
+def test_fitter_warm_starts_along_reg_and_fits_a_new_shape_anew(ratings):
+    from recsys_core.data.ids import RatingData
+
+    fit = IALS.fitter(RatingData.from_frame(ratings), ratings)
+    base = {**SMALL, "n_threads": 1, "n_epochs": 6}
+    first = fit(base)
+    fresh = IALS(**base).fit(ratings)
+    np.testing.assert_array_equal(first.user_factors_, fresh.user_factors_)
+    warm = fit({**base, "reg": 4.0})  # 6 // 3 = 2 sweeps from first's factors
+    converged = IALS(**{**base, "reg": 4.0, "n_epochs": 60}).fit(ratings)
+    cold = IALS(**{**base, "reg": 4.0, "n_epochs": 2}).fit(ratings)
+
+    def scores(m):
+        return m.user_factors_.astype(np.float64) @ m.item_factors_.T
+
+    far_warm = np.abs(scores(warm) - scores(converged)).max()
+    far_cold = np.abs(scores(cold) - scores(converged)).max()
+    assert far_warm < 0.5 * far_cold, (far_warm, far_cold)
+    other = fit({**base, "n_factors": 4})  # another shape: a full fit from random factors
+    np.testing.assert_array_equal(
+        other.item_factors_, IALS(**{**base, "n_factors": 4}).fit(ratings).item_factors_
+    )
+
+
+def test_fit_from_starts_from_known_users_and_items_and_converges_faster(ratings):
+    base = {**SMALL, "n_threads": 1, "n_epochs": 6}
+    part = ratings.sample(fraction=0.8, seed=1)  # as the training split is of all ratings
+    earlier = IALS(**base).fit(part)
+    from recsys_core.data.ids import RatingData
+
+    data = RatingData.from_frame(ratings)
+    warm = IALS(**base).fit_from(data, ratings, earlier)  # 6 // 3 = 2 sweeps
+    converged = IALS(**{**base, "n_epochs": 60}).fit(ratings)
+    cold = IALS(**{**base, "n_epochs": 2}).fit(ratings)
+
+    def scores(m):
+        return m.user_factors_.astype(np.float64) @ m.item_factors_.T
+
+    def far(m):  # root mean squared distance of the scores to the converged ones
+        return np.sqrt(np.mean((scores(m) - scores(converged)) ** 2))
+
+    assert far(warm) < 0.5 * far(cold), (far(warm), far(cold))
+    assert warm.data is data and warm.user_factors_.shape == converged.user_factors_.shape
+    other = IALS(**{**base, "reg": 5.0}).fit_from(data, ratings, earlier)  # other parameters
+    np.testing.assert_array_equal(
+        other.user_factors_, IALS(**{**base, "reg": 5.0}).fit(ratings).user_factors_
+    )
+
+
 def test_bad_parameters_are_config_errors():
     for bad in ({"n_factors": 0}, {"alpha": 0.0}, {"reg": -1.0}, {"factors": 8}, {"n_epochs": 1.5}):
         with pytest.raises(ConfigError):

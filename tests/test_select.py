@@ -1,4 +1,5 @@
-"""Validation-only hyperparameter selection: known best, budget, warm start, inputs used."""
+"""Validation-only hyperparameter selection: the climb finds a known best with few fits, steps
+past edges, budget, warm start, inputs used; the validation set it scores on."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from recsys_core.data.ids import RatingData
 from recsys_core.data.split import random_split
 from recsys_core.errors import ConfigError
 from recsys_core.evaluation.select import DEFAULT_GRIDS, select
+from recsys_core.evaluation.validation import ValidationSet
 from recsys_core.models.base import Recommender
 from recsys_core.models.ease import EASE
 from recsys_core.models.ials import IALS
@@ -27,13 +29,15 @@ class PlantedParams(Params):
 
     favourite: int = Field(default=0, ge=0)
     offset: float = 0.0
+    flip: bool = False
 
 
 FITTED_ON: list[int] = []
 
 
 class PlantedForSelect(Recommender):
-    """Scores item ``i`` as ``-|i - favourite|``: its top-1 is ``favourite``."""
+    """Scores item ``i`` as ``-|i - favourite|`` (``flip``: the opposite): its top-1 is
+    ``favourite``."""
 
     Params = PlantedParams
 
@@ -42,12 +46,17 @@ class PlantedForSelect(Recommender):
 
     def score_users(self, users: np.ndarray) -> np.ndarray:
         items = np.arange(self.data.n_items, dtype=np.float64)
-        return np.tile(-np.abs(items - self.params.favourite), (len(users), 1))
+        sign = 1.0 if self.params.flip else -1.0
+        return np.tile(sign * np.abs(items - self.params.favourite), (len(users), 1))
 
 
 @pytest.fixture
-def planted() -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Train: every user rated items 100..109; validation: each user's only liked item is 3."""
+def planted() -> ValidationSet:
+    """Train: every user rated items 100..109, one user 0..39 too; validation: each other user's
+    only liked item is 3.
+
+    So by favourite: 3 ranks it 1st; 4 ranks it 2nd (ties by smaller item: 3 before 5); 2 ranks
+    it 3rd (1 before 3); further away, lower (NDCG@40 falls with every step away)."""
     users = np.arange(1, 21)
     train = pl.DataFrame(
         {
@@ -55,92 +64,136 @@ def planted() -> tuple[pl.DataFrame, pl.DataFrame]:
             "item_id": np.tile(np.arange(100, 110), 20),
             "rating": np.full(200, 3.0),
         }
-    ).vstack(pl.DataFrame({"user_id": [1] * 8, "item_id": np.arange(8), "rating": [2.0] * 8}))
+    ).vstack(pl.DataFrame({"user_id": [1] * 40, "item_id": np.arange(40), "rating": [2.0] * 40}))
     train = train.with_columns(pl.col("user_id").cast(pl.Int64), pl.col("item_id").cast(pl.Int64))
     validation = pl.DataFrame(
         {"user_id": users[1:], "item_id": np.full(19, 3), "rating": np.full(19, 5.0)}
     ).with_columns(pl.col("user_id").cast(pl.Int64), pl.col("item_id").cast(pl.Int64))
-    return train, validation
+    return ValidationSet.build(train, validation)
 
 
-def test_picks_the_known_best_candidate_and_fits_on_train_only(planted):
-    train, validation = planted
+def tried(result) -> list[int]:
+    return [json.loads(p)["favourite"] for p in result.trials["params"]]
+
+
+def test_climbs_to_the_known_best_and_fits_on_train_only(planted):
     FITTED_ON.clear()
-    grid = {"favourite": [0, 5, 3, 7]}
-    result = select(PlantedForSelect, {"offset": 1.0}, grid, train, validation, k=5)
+    grid = {"favourite": [0, 5, 3, 7]}  # climbed in sorted order from the configured 0
+    result = select(PlantedForSelect, {"offset": 1.0}, grid, planted, k=5)
     assert result.params == {"offset": 1.0, "favourite": 3}
     trials = result.trials
     assert trials.columns == ["params", "stage", "ndcg", "precision", "seconds"]
-    assert (trials["stage"] == "grid").all(), "the best is inside the grid: no edge steps"
-    assert [json.loads(p)["favourite"] for p in trials["params"]] == [0, 5, 3, 7]
-    assert trials["ndcg"][2] == pytest.approx(1.0) and trials["ndcg"].max() == trials["ndcg"][2]
-    sizes = list(FITTED_ON)
-    assert sizes == [train.height] * 4, "a candidate was fitted on something else than train"
+    assert tried(result) == [0, 3, 5], "3 beats 0, then 5 is worse: 7 is never fitted"
+    assert trials["stage"].to_list() == ["start", "grid", "grid"]
+    assert trials["ndcg"][1] == pytest.approx(1.0) and trials["ndcg"].max() == trials["ndcg"][1]
+    assert [planted.train.height] * 3 == FITTED_ON, "a candidate was fitted on something else"
+    assert result.model.params.favourite == 3
+
+
+def test_a_start_at_the_best_costs_its_two_neighbours(planted):
+    grid = {"favourite": [1, 2, 3, 4, 5, 6]}
+    result = select(PlantedForSelect, {"favourite": 3}, grid, planted, k=5)
+    assert tried(result) == [3, 4, 2] and result.params["favourite"] == 3
+
+
+def test_steps_down_when_up_is_worse(planted):
+    result = select(PlantedForSelect, {"favourite": 6}, {"favourite": [1, 2, 6, 7]}, planted)
+    assert tried(result) == [6, 7, 2, 1], "7 worse, so down: 2 better, then 1 worse"
+    assert result.params["favourite"] == 2
 
 
 @pytest.mark.parametrize(
-    ("grid", "tried", "best"), [([1, 2], [1, 2, 4, 8], 4), ([8, 16], [8, 16, 4, 2], 4)]
+    ("start", "grid", "order", "best"),
+    [(1, [1, 2], [1, 2, 4, 8], 4), (16, [8, 16], [16, 32, 8, 4, 2], 4)],
 )
-def test_steps_past_the_edge_while_it_improves(planted, grid, tried, best):
-    train, validation = planted  # the best favourite is 3; 4 ranks it 2nd, 2 ranks it 3rd
+def test_steps_past_the_edge_while_it_improves(planted, start, grid, order, best):
     result = select(
-        PlantedForSelect, {}, {"favourite": grid}, train, validation, k=5, edge_keys=["favourite"]
-    )
-    assert [json.loads(p)["favourite"] for p in result.trials["params"]] == tried
-    assert result.trials["stage"].to_list() == ["grid", "grid", "edge", "edge"]
-    assert result.params == {"favourite": best}
-    fixed = select(PlantedForSelect, {}, {"favourite": grid}, train, validation, edge_steps=0)
-    assert fixed.trials.height == 2
-    only_reg = select(PlantedForSelect, {}, {"favourite": grid}, train, validation)
-    assert only_reg.trials.height == 2, "the default steps past the edge of reg only"
+        PlantedForSelect, {"favourite": start}, {"favourite": grid}, planted, k=40,
+        edge_keys=["favourite"],
+    )  # fmt: skip
+    assert tried(result) == order and result.params == {"favourite": best}
+    stages = dict(zip(tried(result), result.trials["stage"], strict=True))
+    assert {v for v, st in stages.items() if st == "edge"} == set(order) - {*grid}
+    fixed = select(PlantedForSelect, {"favourite": start}, {"favourite": grid}, planted,
+                   edge_steps=0, edge_keys=["favourite"])  # fmt: skip
+    assert set(tried(fixed)) <= set(grid)
+    only_reg = select(PlantedForSelect, {"favourite": start}, {"favourite": grid}, planted)
+    assert set(tried(only_reg)) <= set(grid), "the default steps past the edge of reg only"
 
 
-def test_only_inner_train_and_validation_are_inputs():
+def test_a_start_outside_the_grid_climbs_back_by_the_grid_ratio(planted):
+    result = select(PlantedForSelect, {"favourite": 32}, {"favourite": [1, 2]}, planted, k=40)
+    assert tried(result)[:3] == [32, 16, 8], "the rungs between the start and the grid first"
+    assert result.params["favourite"] == 4
+
+
+def test_values_that_are_not_numbers_are_each_tried(planted):
+    result = select(PlantedForSelect, {"favourite": 3}, {"flip": [True, False]}, planted)
+    assert [json.loads(p)["flip"] for p in result.trials["params"]] == [False, True]
+    assert result.params["flip"] is False
+
+
+def test_only_the_validation_set_is_an_input():
     names = list(inspect.signature(select).parameters)
-    assert names[3:5] == ["train", "validation"]
+    assert names[3] == "validation" and "train" not in names
     assert not any("test" in name for name in names)
 
 
 def test_ties_go_to_the_earlier_candidate(planted):
-    train, validation = planted
-    result = select(PlantedForSelect, {}, {"offset": [2.0, 1.0]}, train, validation)
+    result = select(PlantedForSelect, {"offset": 2.0}, {"offset": [2.0, 1.0]}, planted)
     assert result.params == {"offset": 2.0}
+    assert result.trials.height == 2
 
 
 def test_budget_stops_early_but_runs_the_first(planted):
-    train, validation = planted
     ticks = itertools.count(0.0, 10.0)  # every clock reading is 10 s later
-    grid = {"favourite": [0, 1, 2, 3, 4, 5]}
+    grid, base = {"favourite": [3, 4, 5, 6, 7, 8, 9]}, {"favourite": 9}
     result = select(
-        PlantedForSelect, {}, grid, train, validation, budget_seconds=1.0, clock=lambda: next(ticks)
+        PlantedForSelect, base, grid, planted, budget_seconds=1.0, clock=lambda: next(ticks)
     )
-    assert result.trials.height == 1 and result.params == {"favourite": 0}
+    assert result.trials.height == 1 and result.params == {"favourite": 9}
     ticks = itertools.count(0.0, 1.0)  # a trial takes 1 s: one starts only if it ends by 4.5 s
     result = select(
-        PlantedForSelect, {}, grid, train, validation, budget_seconds=4.5, clock=lambda: next(ticks)
+        PlantedForSelect, base, grid, planted, budget_seconds=4.5, clock=lambda: next(ticks)
     )
-    assert result.trials.height == 4
+    assert tried(result) == [9, 8, 7, 6], "each step down improves; the budget stops at 4"
     assert result.trials["seconds"].sum() <= 4.5
 
 
 def test_warm_start_runs_first_once(planted):
-    train, validation = planted
     grid = {"favourite": [0, 3, 5]}
-    result = select(PlantedForSelect, {}, grid, train, validation, warm_start={"favourite": 5})
-    assert [json.loads(p)["favourite"] for p in result.trials["params"]] == [5, 0, 3]
+    result = select(PlantedForSelect, {}, grid, planted, warm_start={"favourite": 5})
+    assert tried(result) == [5, 3, 0]
     tiny = select(
-        PlantedForSelect, {}, grid, train, validation, warm_start={"favourite": 3},
-        budget_seconds=1e-9,
-    )  # fmt: skip
+        PlantedForSelect, {}, grid, planted, warm_start={"favourite": 3}, budget_seconds=1e-9
+    )
     assert tiny.trials.height == 1 and tiny.params == {"favourite": 3}
+
+
+def test_validation_set_samples_known_users_with_a_relevant_known_item():
+    split = random_split(random_ratings(80, 50, seed=5), 0.25, random_state=0)
+    full = ValidationSet.build(split.train, split.test, threshold=4.0)
+    data = full.data
+    u = data.users.index_of(split.test["user_id"])
+    i = data.items.index_of(split.test["item_id"])
+    liked = (u >= 0) & (i >= 0) & (split.test["rating"].to_numpy() >= 4)
+    np.testing.assert_array_equal(full.users, np.unique(u[liked]))
+    some = ValidationSet.build(split.train, split.test, threshold=4.0, max_users=10)
+    assert len(some.users) == 10 and set(some.users) <= set(full.users)
+    assert np.all(np.diff(some.users) > 0)
+    assert set(some.truth["user_id"]) == set(some.users)
+    again = ValidationSet.build(split.train, split.test, threshold=4.0, max_users=10)
+    np.testing.assert_array_equal(again.users, some.users)
+    model = EASE(reg=10.0).fit(split.train)
+    lists = some.lists(model.score_users, 5)
+    rated = set(zip(*model.data.user_items.nonzero(), strict=True))
+    assert not {(u, i) for u, i in lists.select("user_id", "item_id").iter_rows()} & rated
 
 
 def test_deterministic_on_real_models():
     split = random_split(random_ratings(60, 50, seed=2), 0.25, random_state=0)
-    runs = [
-        select(IALS, {"n_epochs": 3}, {"reg": [1.0, 10.0]}, split.train, split.test)
-        for _ in range(2)
-    ]
+    valid = ValidationSet.build(split.train, split.test)
+    runs = [select(IALS, {"n_epochs": 3}, {"reg": [1.0, 10.0]}, valid) for _ in range(2)]
     assert runs[0].params == runs[1].params
     assert runs[0].trials.drop("seconds").equals(runs[1].trials.drop("seconds"))
 
@@ -154,6 +207,5 @@ def test_default_grids_build_valid_models():
 
 
 def test_bad_budget_is_a_config_error(planted):
-    train, validation = planted
     with pytest.raises(ConfigError, match="budget_seconds"):
-        select(PlantedForSelect, {}, {"favourite": [1]}, train, validation, budget_seconds=0)
+        select(PlantedForSelect, {}, {"favourite": [1]}, planted, budget_seconds=0)

@@ -5,12 +5,20 @@ import dagster as dg
 import polars as pl
 
 from pipeline.assets.ingest import OWNERS
-from pipeline.assets.models import BASELINES, fitted_model, hybrid_asset, make, skip_reason
+from pipeline.assets.models import (
+    BASELINES,
+    evaluated_ratings,
+    fitted_model,
+    hybrid_asset,
+    make,
+    skip_reason,
+)
 from pipeline.metadata import output
 from pipeline.settings import RecsysSettings
 from recsys_core import Hybrid, Recommender
 from recsys_core.evaluation.grid import best_params, grid_search
 from recsys_core.evaluation.protocol import evaluate, metrics_frame
+from recsys_core.evaluation.sample import same_users
 from recsys_core.settings import TUNED_BY, Settings
 
 GROUP = "evaluation"
@@ -28,7 +36,7 @@ TRAIN_MODELS = [
     for name in BASELINES
 ]
 HYBRID_TRAIN_MODEL = hybrid_asset(
-    "hybrid_train_model", "train_ratings", "popularity_train_model", "hybrid_train_tuning",
+    "hybrid_train_model", "train_ratings", "popularity_train_model", "hybrid_tuning",
     "Fitted on the training split.",
 )  # fmt: skip
 
@@ -39,7 +47,8 @@ def _metrics(
     """The long-format metrics of one fitted model on the test split (no RMSE/MAE on implicit
     feedback: there is no rating to compare a prediction with)."""
     ev, explicit = settings.evaluation, settings.ingest.feedback == "explicit"
-    return evaluate(model, test, name, ev.k, ev.threshold, train=train, rating_metrics=explicit)
+    return evaluate(model, test, name, ev.k, ev.threshold, train=train, rating_metrics=explicit,
+                    max_users=ev.max_users, random_state=settings.split.random_state)  # fmt: skip
 
 
 def _output(frame: pl.DataFrame, k: int) -> dg.Output:
@@ -65,7 +74,8 @@ def metrics_asset(name: str) -> dg.AssetsDefinition:
         metadata={"columns": METRIC_COLUMNS},
         description=f"The {name} model's metrics on the test split (model, metric, k, segment, "
         "value): RMSE/MAE where it predicts ratings, ranking metrics at k and the curve's k, "
-        "coverage and beyond-accuracy measures; no rows when the model was skipped.",
+        "coverage and beyond-accuracy measures (a rating model: on the test pairs of the user "
+        "sample it was fitted on, evaluation.rating_sample); no rows when the model was skipped.",
     )
     def _evaluate(
         settings: RecsysSettings,
@@ -76,7 +86,9 @@ def metrics_asset(name: str) -> dg.AssetsDefinition:
         s = settings.effective
         if isinstance(model, dict):  # skipped tonight, and why
             return output(metrics_frame(name, []), skipped=model["skipped"])
-        return _output(_metrics(s, name, model, train_ratings, test_ratings), s.evaluation.k)
+        train = evaluated_ratings(name, train_ratings, s)
+        test = test_ratings if train is train_ratings else same_users(test_ratings, train)
+        return _output(_metrics(s, name, model, train, test), s.evaluation.k)
 
     return _evaluate
 
@@ -88,7 +100,7 @@ MODEL_METRICS = [metrics_asset(name) for name in BASELINES]
     group_name=GROUP,
     owners=OWNERS,
     kinds={"polars"},
-    code_version="3",
+    code_version="4",
     metadata={"columns": METRIC_COLUMNS},
     description="The published hybrid's metrics on the test split (its training-split fit), "
     "and each component it kept, alone: the same fits, scored on their own.",

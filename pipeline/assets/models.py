@@ -1,6 +1,6 @@
-"""Models layer: the night's choice of components, hyperparameters and blend weights (on a
-validation split carved from the training split), the published hybrid fitted with it, and
-the baselines the evaluation compares with."""
+"""Models layer: the night's choice of components, hyperparameters and blend weights (made once,
+on a validation split carved from the training split), the published hybrid fitted with it on
+all ratings, and the baselines the evaluation compares with."""
 
 import dagster as dg
 import polars as pl
@@ -9,6 +9,7 @@ from pipeline.assets.ingest import OWNERS
 from pipeline.metadata import output
 from pipeline.settings import RecsysSettings
 from recsys_core import SVD, Hybrid, Popularity, Recommender
+from recsys_core.evaluation.sample import sample_users
 from recsys_core.models.rating_blend import RatingBlend
 from recsys_core.params import as_dict
 from recsys_core.ranking.choice import HybridParams, choose_settings, configured, fit_kept
@@ -40,8 +41,13 @@ def make(name: str, settings: Settings) -> Recommender:
     return cls(**as_dict(getattr(settings.models, name)))
 
 
+RATING_MODELS = ("biased_mf", "rating_blend")
+"""The baselines evaluated on a user sample (``evaluation.rating_sample``): RMSE/MAE only."""
+
+
 def fitted_model(name: str, suffix: str, ratings_asset: str, text: str) -> dg.AssetsDefinition:
     """An asset holding the baseline ``name`` fitted on the ratings of ``ratings_asset`` (a
+    rating model of the evaluation: on their user sample, :func:`evaluated_ratings`; a
     rating model on implicit feedback holds ``{"skipped": reason}`` instead, and says so)."""
     skips = " Skipped on implicit feedback (a 'skipped' record)." if name in RATING_MODELS else ""
 
@@ -60,61 +66,52 @@ def fitted_model(name: str, suffix: str, ratings_asset: str, text: str) -> dg.As
         if skipped := skip_reason(name, settings.effective):
             context.log.info(skipped)
             return output({"skipped": skipped}, skipped=skipped)
+        if suffix == "train_model":
+            ratings = evaluated_ratings(name, ratings, settings.effective)
         model = make(name, settings.effective).fit(ratings)
         return output(model, users=model.data.n_users, items=model.data.n_items,
-                      params=as_dict(model.params))  # fmt: skip
+                      ratings=ratings.height, params=as_dict(model.params))  # fmt: skip
 
     return _fit
+
+
+def evaluated_ratings(name: str, train: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """The training ratings the evaluation fits ``name`` on: a user sample for the rating
+    models (``evaluation.rating_sample``), all of them for the others."""
+    if name not in RATING_MODELS:
+        return train
+    return sample_users(train, settings.evaluation.rating_sample, settings.split.random_state)
 
 
 POPULARITY = fitted_model("popularity", "model", "ratings", "Fitted on all validated ratings.")
 
 
-def tuning_asset(name: str, ratings_asset: str, warm: str | None, text: str) -> dg.AssetsDefinition:
-    """The night's choice, made on a validation split carved from ``ratings_asset``."""
-
-    @dg.asset(
-        name=name,
-        ins={"ratings": dg.AssetIn(ratings_asset)} | ({warm: dg.AssetIn(warm)} if warm else {}),
-        group_name=GROUP,
-        owners=OWNERS,
-        kinds={"polars"},
-        code_version="5",
-        description="The night's choice, on a validation split carved from "
-        f"{ratings_asset} (never a test split): each candidate component's key hyperparameters "
-        "(a small grid, warm-started, within hybrid.budget_seconds), then the blend weights and "
-        f"cold-start settings; a component is kept only if it helps on validation. {text}",
+@dg.asset(
+    ins={"ratings": dg.AssetIn("train_ratings")},
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"polars"},
+    code_version="6",
+    description="The night's choice, made once on a validation split carved from train_ratings "
+    "(never the test split): each candidate component's key hyperparameters (a short climb "
+    "from last night's choice, within hybrid.budget_seconds), then the blend weights and "
+    "cold-start settings; a component is kept only if it helps on validation. Both hybrids use "
+    "it: the evaluated one fitted on train_ratings, the published one on all ratings.",
+)
+def hybrid_tuning(
+    context: dg.AssetExecutionContext, settings: RecsysSettings, ratings: pl.DataFrame
+) -> dg.Output:
+    s = settings.effective
+    params = HybridParams(**hybrid_params(s))
+    if not params.tune:
+        return output(configured(params), tuned=False)
+    ev = s.evaluation
+    chosen, trials = choose_settings(
+        params, ratings, k=ev.k, threshold=ev.threshold, warm_start=last_choice(context)
     )
-    def _choose(
-        context: dg.AssetExecutionContext,
-        settings: RecsysSettings,
-        ratings: pl.DataFrame,
-        **earlier: dict,
-    ) -> dg.Output:
-        s = settings.effective
-        params = HybridParams(**hybrid_params(s))
-        if not params.tune:
-            return output(configured(params), tuned=False)
-        start = next(iter(earlier.values()), None) or last_choice(context)
-        ev = s.evaluation
-        chosen, trials = choose_settings(
-            params, ratings, k=ev.k, threshold=ev.threshold, warm_start=start
-        )
-        blend = trials.filter(pl.col("component").is_null())
-        return output(chosen, chosen=chosen, trials=trials.height,
-                      validation_ndcg=float(blend["ndcg"].max()))  # fmt: skip
-
-    return _choose
-
-
-HYBRID_TRAIN_TUNING = tuning_asset(
-    "hybrid_train_tuning", "train_ratings", None,
-    "For the evaluated hybrid (training split); warm-started from last night's choice.",
-)  # fmt: skip
-HYBRID_TUNING = tuning_asset(
-    "hybrid_tuning", "ratings", "hybrid_train_tuning",
-    "For the published hybrid (all ratings); warm-started from tonight's training-split choice.",
-)  # fmt: skip
+    blend = trials.filter(pl.col("component").is_null())
+    return output(chosen, chosen=chosen, trials=trials.height,
+                  validation_ndcg=float(blend["ndcg"].max()))  # fmt: skip
 
 
 def last_choice(context: dg.AssetExecutionContext) -> dict | None:
@@ -125,9 +122,10 @@ def last_choice(context: dg.AssetExecutionContext) -> dict | None:
 
 
 def hybrid_asset(
-    name: str, ratings_asset: str, fallback: str, tuning: str, text: str
+    name: str, ratings_asset: str, fallback: str, tuning: str, text: str, start: str | None = None
 ) -> dg.AssetsDefinition:
-    """The hybrid with the choice of ``tuning``, fitted on ``ratings_asset``."""
+    """The hybrid with the choice of ``tuning``, fitted on ``ratings_asset`` (warm-started from
+    the components of the hybrid ``start`` where a model can: iALS)."""
 
     @dg.asset(
         name=name,
@@ -135,19 +133,25 @@ def hybrid_asset(
             "ratings": dg.AssetIn(ratings_asset),
             "fallback": dg.AssetIn(fallback),
             "chosen": dg.AssetIn(tuning),
-        },
+        }
+        | ({"start": dg.AssetIn(start)} if start else {}),
         group_name=GROUP,
         owners=OWNERS,
         kinds={"numpy"},
-        code_version="1",
+        code_version="3",
         description=f"The hybrid: the components {tuning} kept, fitted with the parameters it "
         f"chose, blended with its weights, popularity as the fallback. {text}",
     )
     def _fit(
-        settings: RecsysSettings, chosen: dict, ratings: pl.DataFrame, fallback: Recommender
+        settings: RecsysSettings,
+        chosen: dict,
+        ratings: pl.DataFrame,
+        fallback: Recommender,
+        **earlier: Hybrid,
     ) -> dg.Output:
         spec = hybrid_params(settings.effective)
-        fitted = fit_kept(HybridParams(**spec), chosen, ratings)
+        warm = earlier["start"].components_ if earlier else None
+        fitted = fit_kept(HybridParams(**spec), chosen, ratings, start=warm)
         hybrid = Hybrid.assemble(fitted, fallback, chosen, **spec)
         return output(hybrid, components=sorted(fitted), weights=chosen["weights"])
 
@@ -156,5 +160,8 @@ def hybrid_asset(
 
 HYBRID_MODEL = hybrid_asset(
     "hybrid_model", "ratings", "popularity_model", "hybrid_tuning",
-    "Fitted on all validated ratings.",
+    "Fitted on all validated ratings with the choice made on the training split's validation "
+    "(chosen once: the evaluated hybrid is the same recipe on less data); iALS starts from the "
+    "evaluated hybrid's factors (hybrid_train_model) and runs a third of its sweeps.",
+    start="hybrid_train_model",
 )  # fmt: skip

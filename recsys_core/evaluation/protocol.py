@@ -46,14 +46,19 @@ def evaluate(
     train: pl.DataFrame | None = None,
     estimates: np.ndarray | None = None,
     rating_metrics: bool = True,
+    max_users: int | None = None,
+    random_state: int = 0,
 ) -> pl.DataFrame:
     """Long-format metrics of a fitted ``model`` on ``test``: ``model, metric, k, segment,
-    value``. Ranking metrics at ``k`` (and at :data:`CURVE_KS` for curves); with ``train``,
-    also beyond-accuracy measures, per-user-segment ranking metrics and cold-item recall
-    (:mod:`recsys_core.evaluation.beyond`). ``estimates``: ``model.predict(test)`` if the
-    caller already has it. ``rating_metrics=False``: no RMSE/MAE and no prediction (implicit
-    feedback: the test "ratings" are interactions, nothing a prediction could be compared
-    with)."""
+    value``. Ranking metrics at ``k`` (and at :data:`CURVE_KS` for curves) and ``users``, the
+    number of users they average over; with ``train``, also ``train_ratings`` (its rows: what the
+    model was fitted on), beyond-accuracy measures, per-user-segment ranking metrics and
+    cold-item recall (:mod:`recsys_core.evaluation.beyond`). ``estimates``:
+    ``model.predict(test)`` if the caller already has it. ``rating_metrics=False``: no RMSE/MAE
+    and no prediction (implicit feedback: the test "ratings" are interactions, nothing a
+    prediction could be compared with). ``max_users``: the ranking metrics judge a seeded sample
+    (``random_state``) of at most this many users with a relevant test item (RMSE/MAE still
+    every test pair), which bounds the ranking work on large data."""
     name = name or type(model).__name__
     rows: list[Row] = []
     if rating_metrics and estimates is None:
@@ -69,14 +74,19 @@ def evaluate(
             ("rmse", None, "all", rmse(actual[scored], estimates[scored])),
             ("mae", None, "all", mae(actual[scored], estimates[scored])),
         ]
-    users = relevant_items(test, threshold).get_column("user_id").unique()
+    users = relevant_items(test, threshold).get_column("user_id").unique().sort()
+    if max_users is not None and users.len() > max_users:
+        users = users.sample(max_users, seed=random_state).sort()
+        test = test.join(pl.DataFrame({"user_id": users}), on="user_id", how="semi")
     depth = max(k, *CURVE_KS)
     recs = model.recommend(n=depth, users=users)
     top_k = recs.filter(pl.col("rank") <= k)
     for kk in sorted({k, *CURVE_KS}):
         rows += [(m, kk, "all", v) for m, v in ranking_metrics(recs, test, kk, threshold).items()]
     rows.append(("coverage", k, "all", catalog_coverage(top_k, model.data.n_items)))
+    rows.append(("users", k, "all", float(users.len())))
     if train is not None:
+        rows.append(("train_ratings", None, "all", float(train.height)))
         rows += _beyond(top_k, recs, test, train, model.data.n_items, k, threshold)
     return metrics_frame(name, rows)
 

@@ -1,28 +1,34 @@
 """Per-night hyperparameter selection on a validation split carved from the training data.
 
-The caller splits its *training* ratings into inner-train and validation (e.g.
-:func:`recsys_core.data.split.random_split` on the training part); this module never sees a test
-split. Each candidate (``base`` merged with one combination of ``grid``) is fitted on
-inner-train and its top-``k`` lists for the validation users are scored with
-:func:`recsys_core.evaluation.metrics.ranking_metrics` (NDCG@k, relevant = rating >=
-``threshold``). The best candidate has the highest NDCG@k; ties go to the earlier candidate.
+The caller splits its *training* ratings into inner-train and validation and prepares them once
+(:class:`recsys_core.evaluation.validation.ValidationSet`: one id mapping and CSR for every fit,
+a bounded sample of validation users); this module never sees a test split. Each candidate
+(``base`` merged with values of the ``grid``'s keys) is fitted on inner-train through the
+model's :meth:`~recsys_core.models.base.Recommender.fitter` (which may share work between
+candidates) and scored by NDCG@k on the validation users (relevant = rating >= the set's
+``threshold``). Ties go to the earlier candidate.
 
-Order and budget: ``warm_start`` (last night's choice) is tried first, then the grid in grid
-order. The first candidate always runs; a further candidate starts only if the time spent plus
-the longest trial so far stays within ``budget_seconds`` (so the budget is rarely overrun by
-more than one trial's misestimate).
+Search (a coordinate-wise climb, not the whole grid): the start is ``warm_start`` (last night's
+choice) where given, else the configured value of each key. Then for each key in grid order,
+the other keys held at the best so far, the search steps to the next value up; while that
+strictly improves NDCG it keeps stepping up, else it tries the next value down (and keeps
+stepping down while that improves). A numeric key's values are its sorted grid values; a key
+whose values are not all numbers tries each of them. So a key costs 2 candidates when the start
+is best, and one more per step towards a better value; a warm start near last night's optimum
+makes a night cheap.
 
 Edges: data never seen may want a value outside the grid (measured: EASE's best ``reg`` is 200
-on ML-100k, 800 with half of each user's ratings, >= 3200 on the synthetic 1M set). When the
-whole grid ran and the best value of a numeric key in ``edge_keys`` (dotted paths; default
-``reg`` only) is the grid's largest (smallest), the search steps on geometrically (the ratio of
-the two outermost values) up to ``edge_steps`` times while NDCG improves; these trials have
-``stage = "edge"``. Only regularisation by default: its optimum moves by multiples with the
-data's density, while the latent dimension's validation curve is flat near its optimum (iALS on
+on ML-100k, 800 with half of each user's ratings, >= 3200 on the synthetic 1M set). A key in
+``edge_keys`` (dotted paths; default ``reg`` only) steps past its grid's end geometrically (the
+ratio of the two outermost values) up to ``edge_steps`` times per direction and night (a start
+outside the grid adds the rungs between it and the grid first); these trials have ``stage =
+"edge"``. Only regularisation by default: its optimum moves by multiples with the data's
+density, while the latent dimension's validation curve is flat near its optimum (iALS on
 ML-100k: 32/64/128 factors within 0.003 NDCG), so stepping it mostly follows noise.
 
-Results depend only on the data, the grid and the models' seeds, never on timing -- except
-which candidates fit in the budget.
+Budget: the first candidate always runs; a further one starts only if the time spent plus the
+longest trial so far stays within ``budget_seconds``. Results depend only on the data, the grid,
+the start and the models' seeds, never on timing -- except which candidates fit in the budget.
 """
 
 from __future__ import annotations
@@ -39,30 +45,31 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from recsys_core.evaluation.grid import expand
-from recsys_core.evaluation.metrics import ranking_metrics, relevant_items
+from recsys_core.evaluation.validation import ValidationSet
 from recsys_core.models.base import Recommender
-from recsys_core.params import require
+from recsys_core.params import as_dict, build_params, require
 from recsys_core.progress import Progress
 
 __all__ = ["DEFAULT_GRIDS", "Selection", "merge_params", "select"]
 
 DEFAULT_GRIDS: dict[str, dict[str, Any]] = {
     "EASE": {"reg": [50.0, 100.0, 200.0, 400.0, 800.0]},
-    "IALS": {"reg": [15.0, 30.0, 60.0], "n_factors": [32, 64, 128]},
+    "IALS": {"reg": [15.0, 30.0, 60.0]},
     "KNNWithMeans": {"k": [20, 40, 80]},
     "PureSVD": {"n_factors": [10, 20, 40]},
 }
 """Small grids per model class name.
 
 EASE: one knob, on a log2 scale around the ML-100k optimum (200-400): the best ``reg`` grows
-with the data (roughly x2 from ML-100k to ML-1M), so the grid reaches x4 either side and steps
-past its edge when needed; 5 fits of a few-second model. iALS: ``reg`` (log scale, around the
-ML-100k optimum) x ``n_factors`` (more factors pay off on more data); 9 fits. ``alpha`` and
+with the data (roughly x2 from ML-100k to ML-1M), so the grid reaches x4 either side and the
+climb steps past its edge when needed. iALS: ``reg`` on a log2 scale around the ML-100k optimum
+(warm-started fits along the path, :meth:`recsys_core.models.ials.IALS.fitter`); ``n_factors``
+stays as configured (choosing it nightly followed validation noise and lowered the held-out
+NDCG of the blend, ``docs/benchmarks.md``, "iALS factors and sweeps"); ``alpha`` and
 ``low_weight`` stay at their defaults (``reg`` tracks ``alpha``). The measurements that chose
-the centres are in each model's docstring. Item-KNN (neighbours) and PureSVD (rank): 3 fits
-each around their defaults, for when the hybrid offers them as candidates. Popularity has no
-grid (fitted as configured)."""
+the centres are in each model's docstring. Item-KNN (neighbours) and PureSVD (rank): around
+their defaults, for when the hybrid offers them as candidates. Popularity has no grid (fitted as
+configured)."""
 
 log = logging.getLogger(__name__)
 
@@ -97,56 +104,56 @@ def select(
     model: type[Recommender],
     base: Mapping[str, Any],
     grid: Mapping[str, Any],
-    train: pl.DataFrame,
-    validation: pl.DataFrame,
+    validation: ValidationSet,
     *,
     k: int = 10,
-    threshold: float = 4.0,
     budget_seconds: float = math.inf,
     warm_start: Mapping[str, Any] | None = None,
     edge_steps: int = 3,
     edge_keys: Sequence[str] = ("reg",),
     clock: Callable[[], float] = time.perf_counter,
 ) -> Selection:
-    """Fit each candidate on ``train`` (inner-train), score it on ``validation``; see the module
-    docstring. The returned ``params`` are ``base`` merged with the best candidate."""
+    """Fit candidates on ``validation.train`` (inner-train), score them on its validation
+    users; see the module docstring. The returned ``params`` are ``base`` merged with the best
+    candidate."""
     require(budget_seconds > 0, "budget_seconds", budget_seconds, "> 0")
     require(edge_steps >= 0, "edge_steps", edge_steps, ">= 0")
-    users = relevant_items(validation, threshold).get_column("user_id").unique().sort()
+    fit = model.fitter(validation.data, validation.train)
+    leaves = _leaves(grid)
     rows: list[dict[str, Any]] = []
     start = clock()
     clocks = {"last": start, "longest": 0.0}
     kept: dict[str, Any] = {}
+    progress = Progress(sum(len(v) for _, v in leaves), f"{model.__name__} candidates tried")
 
     def run(candidate: dict[str, Any], stage: str) -> bool:
         """Run one candidate unless the budget forbids it; False when it was not run."""
         if rows and clocks["last"] - start + clocks["longest"] > budget_seconds:
             return False
-        fitted = model(**merge_params(base, candidate)).fit(train)
-        scores = ranking_metrics(fitted.recommend(k, users=users), validation, k, threshold)
+        fitted = fit(merge_params(base, candidate))
+        scores = validation.score(fitted.score_users, k)
         now = clock()
         seconds, clocks["last"] = now - clocks["last"], now
         clocks["longest"] = max(clocks["longest"], seconds)
         rows.append({"params": _key(candidate), "stage": stage, **_scores(scores, seconds)})
         log.debug("%s %s: validation NDCG@%d %.4f in %.1f s (%s)", model.__name__,
-                 _key(candidate), k, scores["ndcg"], seconds, stage)  # fmt: skip
+                  _key(candidate), k, scores["ndcg"], seconds, stage)  # fmt: skip
         if _best(rows) is rows[-1]:
             kept["model"] = fitted  # only the best so far stays in memory
+        progress.update(progress.done + 1)
         return True
 
-    candidates = _ordered(expand(grid), warm_start)
-    progress = Progress(len(candidates), f"{model.__name__} candidates tried on validation")
-    for candidate in candidates:
-        if not run(candidate, "grid"):
-            break
-        progress.update(progress.done + 1)
-    else:
-        _extend_edges(grid, rows, run, edge_steps, edge_keys)
+    run(_start(leaves, as_dict(build_params(model.Params, base)), warm_start or {}), "start")
+    for path, values in leaves:
+        steps = edge_steps if ".".join(path) in edge_keys else 0
+        if not _climb(path, values, rows, run, steps):
+            break  # out of budget
     trials = pl.DataFrame(rows)
     top = _best(rows)
     best = merge_params(base, json.loads(top["params"]))
-    log.debug("%s: chose %s (validation NDCG@%d %.4f) of %d candidates in %.1f s", model.__name__,
-             top["params"], k, top["ndcg"], len(rows), sum(r["seconds"] for r in rows))  # fmt: skip
+    log.debug("%s: chose %s (validation NDCG@%d %.4f) of %d candidates in %.1f s",
+              model.__name__, top["params"], k, top["ndcg"], len(rows),
+              sum(r["seconds"] for r in rows))  # fmt: skip
     return Selection(best, trials, kept["model"])
 
 
@@ -163,57 +170,122 @@ def _best(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return max(rows, key=lambda r: (not math.isnan(r["ndcg"]), np.nan_to_num(r["ndcg"], nan=0)))
 
 
-def _extend_edges(
-    grid: Mapping[str, Any],
-    rows: list[dict[str, Any]],
-    run: Callable[[dict[str, Any], str], bool],
-    steps: int,
-    keys: Sequence[str],
-) -> None:
-    """Step past the grid's edge while the best value of a numeric key sits on it.
-
-    For each key whose grid values are >= 2 positive numbers: if the best candidate has the
-    largest (smallest) value, try it times (divided by) the ratio of the two outermost values,
-    the other keys as in the best, up to ``steps`` times while NDCG improves.
-    """
-    for path, values in _numeric_leaves(grid):
-        if ".".join(path) not in keys:
-            continue
-        ordered = sorted(values)
-        for _ in range(steps):
-            best = json.loads(_best(rows)["params"])
-            value = _get(best, path)
-            if value == ordered[-1]:
-                nxt = value * ordered[-1] / ordered[-2]
-            elif value == ordered[0]:
-                nxt = value * ordered[0] / ordered[1]
-            else:
-                break
-            nxt = round(nxt) if all(isinstance(v, int) for v in values) else float(nxt)
-            if nxt <= 0 or nxt == value:
-                break
-            candidate = _with(best, path, nxt)
-            if _key(candidate) in {r["params"] for r in rows} or not run(candidate, "edge"):
-                break
-            if json.loads(_best(rows)["params"]) != candidate:
-                break  # the step did not improve: the optimum is inside
-            ordered = sorted([*ordered, nxt])
-
-
-def _numeric_leaves(grid: Mapping[str, Any], path: tuple[str, ...] = ()) -> list[tuple]:
+def _leaves(grid: Mapping[str, Any], path: tuple[str, ...] = ()) -> list[tuple]:
+    """``(path, values)`` of every key of a (nested) grid, in grid order."""
     out: list[tuple] = []
     for key, value in grid.items():
         if isinstance(value, Mapping):
-            out += _numeric_leaves(value, (*path, key))
-        elif isinstance(value, list | tuple) and len(set(value)) >= 2:
-            numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
-            if numeric and min(value) > 0:
-                out.append(((*path, key), list(value)))
+            out += _leaves(value, (*path, key))
+        else:
+            values = list(value) if isinstance(value, list | tuple) else [value]
+            require(len(values) > 0, ".".join((*path, key)), value, "a non-empty list")
+            out.append(((*path, key), values))
     return out
 
 
-def _get(params: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+def _start(leaves: list[tuple], full: Mapping[str, Any], warm: Mapping[str, Any]) -> dict:
+    """The first candidate: per grid key, the warm start's value, else the configured one."""
+    out: dict[str, Any] = {}
+    for path, _ in leaves:
+        value = _get(warm, path, _get(full, path, None))
+        out = _with(out, path, value)
+    return out
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _climb(
+    path: tuple[str, ...],
+    values: list[Any],
+    rows: list[dict[str, Any]],
+    run: Callable[[dict[str, Any], str], bool],
+    edge_steps: int,
+) -> bool:
+    """One key's climb (module docstring), the others at the best so far; False: budget out."""
+    best = json.loads(_best(rows)["params"])
+    current = _get(best, path)
+    tried = {r["params"] for r in rows}
+    if not all(_is_number(v) for v in [*values, current]):
+        for value in values:
+            candidate = _with(best, path, value)
+            if _key(candidate) not in tried and not run(candidate, "grid"):
+                return False
+        return True
+    ladder = _Ladder(values, current, edge_steps)
+    for direction in (1, -1):
+        moved = False
+        while (step := ladder.next(current, direction)) is not None:
+            value, stage = step
+            candidate = _with(best, path, value)
+            if _key(candidate) in tried:
+                break
+            if not run(candidate, stage):
+                return False
+            if _best(rows) is not rows[-1]:
+                break  # no strict improvement: the optimum is behind
+            best, current, moved = candidate, value, True
+        if moved:
+            break
+    return True
+
+
+class _Ladder:
+    """The values a numeric key steps through: its sorted grid values, extended geometrically
+    beyond both ends (the ratio of the two outermost values) by at most ``edge_steps`` rungs per
+    direction, after the rungs needed to reach a start outside the grid; a start between rungs
+    is a rung too."""
+
+    def __init__(self, values: list[Any], start: Any, edge_steps: int) -> None:
+        grid = sorted(set(values))
+        self.integer = all(isinstance(v, int) for v in values)
+        self.up = grid[-1] / grid[-2] if len(grid) > 1 and grid[-2] > 0 else None
+        self.down = grid[0] / grid[1] if len(grid) > 1 and grid[1] > 0 else None
+        self.grid = set(grid)
+        self.rungs = list(grid)
+        self.left = {1: edge_steps, -1: edge_steps}
+        while self.up and start > self.rungs[-1] and self._extend(1, count=False):
+            pass
+        while self.down and start < self.rungs[0] and self._extend(-1, count=False):
+            pass
+        if start not in self.rungs:
+            self.rungs = sorted([*self.rungs, start])
+
+    def _extend(self, direction: int, *, count: bool = True) -> bool:
+        """Add one rung beyond the end in ``direction``; False when none may or can be."""
+        if count and self.left[direction] <= 0:
+            return False
+        end = self.rungs[-1] if direction > 0 else self.rungs[0]
+        ratio = self.up if direction > 0 else self.down
+        if ratio is None or end <= 0:
+            return False
+        value = end * ratio
+        value = round(value) if self.integer else float(value)
+        if value <= 0 or value == end:
+            return False
+        self.rungs = [*self.rungs, value] if direction > 0 else [value, *self.rungs]
+        if count:
+            self.left[direction] -= 1
+        return True
+
+    def next(self, value: Any, direction: int) -> tuple[Any, str] | None:
+        """The rung after ``value`` in ``direction`` and its stage, or None at the end."""
+        at = self.rungs.index(value) + direction
+        if not 0 <= at < len(self.rungs):
+            if not self._extend(direction):
+                return None
+            at = self.rungs.index(value) + direction
+        nxt = self.rungs[at]
+        return nxt, "grid" if nxt in self.grid else "edge"
+
+
+def _get(params: Mapping[str, Any], path: tuple[str, ...], default: Any = KeyError) -> Any:
     for key in path:
+        if not isinstance(params, Mapping) or key not in params:
+            if default is KeyError:
+                raise KeyError(".".join(path))
+            return default
         params = params[key]
     return params
 
@@ -222,17 +294,6 @@ def _with(params: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str
     out = copy.deepcopy(params)
     node = out
     for key in path[:-1]:
-        node = node[key]
+        node = node.setdefault(key, {})
     node[path[-1]] = value
     return out
-
-
-def _ordered(
-    candidates: list[dict[str, Any]], warm_start: Mapping[str, Any] | None
-) -> list[dict[str, Any]]:
-    """``warm_start`` first (once), then the grid's candidates in order."""
-    if not warm_start:
-        return candidates
-    first = json.loads(json.dumps(dict(warm_start), sort_keys=True))
-    key = json.dumps(first, sort_keys=True)
-    return [first] + [c for c in candidates if json.dumps(c, sort_keys=True) != key]

@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -71,11 +72,25 @@ class Recommender(ABC):
         self, ratings: pl.DataFrame, *, rating_scale: tuple[float, float] | None = None
     ) -> Self:
         """Fit on ``ratings`` (``user_id, item_id, rating[, timestamp]``, one row per pair)."""
-        data = RatingData.from_frame(ratings, rating_scale)
+        return self.fit_on(RatingData.from_frame(ratings, rating_scale), ratings)
+
+    def fit_on(self, data: RatingData, ratings: pl.DataFrame) -> Self:
+        """:meth:`fit` on ratings already in index space: ``data`` is
+        ``RatingData.from_frame(ratings)``, built once and shared by every fit on the same
+        ratings (one id mapping, one CSR)."""
         self._data = None
         self._fit(data, ratings)
         self._data = data
         return self
+
+    @classmethod
+    def fitter(
+        cls, data: RatingData, ratings: pl.DataFrame
+    ) -> Callable[[Mapping[str, Any]], Recommender]:
+        """A function ``params -> this model fitted on data`` for many fits on the same ratings
+        (a selection's candidates), so that a model can share work between them (EASE: one
+        Gram matrix; iALS: warm starts). Here: each candidate fitted anew with :meth:`fit_on`."""
+        return lambda params: cls(**params).fit_on(data, ratings)
 
     def predict(self, pairs: pl.DataFrame) -> np.ndarray:
         """Estimates for the ``(user_id, item_id)`` rows of ``pairs``, in order."""

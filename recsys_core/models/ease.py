@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
 
 import numpy as np
 import polars as pl
@@ -19,7 +20,7 @@ from recsys_core.models.mf.factors import ROW_TILE
 from recsys_core.models.signal import signal_matrix
 from recsys_core.params import Params
 
-__all__ = ["EASE", "EASEParams", "ease_weights"]
+__all__ = ["EASE", "EASEParams", "ease_weights", "gram_matrix", "weights_from_gram"]
 
 EXPLAIN_PAIRS = 1 << 22
 """(list row, rated item) pairs :meth:`EASE.explain` holds at once (~100 MiB of temporaries)."""
@@ -63,12 +64,27 @@ def ease_weights(x: sp.csr_matrix, reg: float) -> np.ndarray:
     ``P`` comes from a Cholesky factorisation (LAPACK ``spotrf`` then ``spotri``, in place);
     ``B_ij = -P_ij / P_jj`` off the diagonal. Peak memory: ~12 bytes per ``m x m`` entry.
     """
-    m = x.shape[1]
-    gram = (x.T @ x).astype(np.float32).toarray()
+    return weights_from_gram(gram_matrix(x), reg, overwrite=True)
+
+
+def gram_matrix(x: sp.csr_matrix) -> np.ndarray:
+    """``X^T X`` as a dense float32 ``m x m`` array (computed once per signal when several
+    ``reg`` are tried: :meth:`EASE.fitter`)."""
+    return np.asarray((x.T @ x).toarray(), dtype=np.float32)  # no copy when X is float32
+
+
+def weights_from_gram(gram: np.ndarray, reg: float, *, overwrite: bool = False) -> np.ndarray:
+    """:func:`ease_weights` from ``X^T X`` (``gram``, float32, left unchanged unless
+    ``overwrite``)."""
+    m = gram.shape[0]
+    gram = gram if overwrite else gram.copy(order="K")
     gram[np.diag_indices(m)] += np.float32(reg)
-    # gram is symmetric, so its transpose is the same matrix in Fortran order: LAPACK works in
-    # place on it, and the result's transpose is C-contiguous again (no m x m copy).
-    chol, info = lapack.spotrf(gram.T, lower=0, overwrite_a=1, clean=0)
+    # gram is symmetric (exactly: G_ij and G_ji sum the same products in the same order), so
+    # whichever of it and its transpose is in Fortran order is the same matrix for LAPACK, which
+    # then works in place (a C-ordered array would be copied); the result's transpose is
+    # C-contiguous again.
+    fortran = gram if gram.flags.f_contiguous else gram.T
+    chol, info = lapack.spotrf(fortran, lower=0, overwrite_a=1, clean=0)
     if info != 0:
         raise DataError(f"EASE: X^T X + reg I is not positive definite (spotrf info={info})")
     inv, info = lapack.spotri(chol, lower=0, overwrite_c=1)
@@ -128,6 +144,12 @@ class EASE(Recommender):
     Params = EASEParams
 
     def _fit(self, data: RatingData, ratings: pl.DataFrame) -> None:
+        self._prepare(data)
+        with threadpool_limits(limits=1, user_api="blas"):  # see ONE_THREAD
+            self.B_ = ease_weights(self._x, self.params.reg)
+
+    def _prepare(self, data: RatingData) -> None:
+        """The items used and the signal ``X``, after the memory guard."""
         p = self.params
         self.items_ = _most_rated(data.user_items, p.max_items)
         m = len(self.items_)
@@ -137,8 +159,30 @@ class EASE(Recommender):
             "lower EASE max_items (items beyond it are left to the fallback)",
         )
         self._x = self._signal(data)
-        with threadpool_limits(limits=1, user_api="blas"):  # see ONE_THREAD
-            self.B_ = ease_weights(self._x, p.reg)
+
+    @classmethod
+    def fitter(cls, data: RatingData, ratings: pl.DataFrame) -> Callable[[Mapping[str, Any]], EASE]:
+        """Fits on ``data`` that share ``X^T X`` while only ``reg`` changes: the Gram matrix
+        is computed once per signal (one held at a time) and copied for each ``reg``, so a
+        candidate costs one Cholesky inversion (the same ``B`` as :meth:`fit`, bit for bit)."""
+        held: dict[tuple, tuple[np.ndarray, sp.csr_matrix, np.ndarray]] = {}
+
+        def fit(params: Mapping[str, Any]) -> EASE:
+            model = cls(**params)
+            p = model.params
+            key = (p.signal, p.low_weight, p.threshold, p.max_items)
+            if key not in held:
+                held.clear()
+                model._prepare(data)
+                with threadpool_limits(limits=1, user_api="blas"):
+                    held[key] = (model.items_, model._x, gram_matrix(model._x))
+            model.items_, model._x, gram = held[key]
+            with threadpool_limits(limits=1, user_api="blas"):  # see ONE_THREAD
+                model.B_ = weights_from_gram(gram, p.reg)
+            model._data = data
+            return model
+
+        return fit
 
     def _signal(self, data: RatingData) -> sp.csr_matrix:
         p = self.params

@@ -9,14 +9,19 @@ chosen parameters, which :meth:`recsys_core.ranking.hybrid.Hybrid.assemble` blen
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import polars as pl
 from pydantic import Field, field_validator, model_validator
+from threadpoolctl import threadpool_limits
 
+from recsys_core.data.ids import RatingData
 from recsys_core.evaluation.select import DEFAULT_GRIDS, select
+from recsys_core.evaluation.validation import ValidationSet
 from recsys_core.models.base import Recommender
 from recsys_core.models.registry import build, check_spec, registered, without_nulls
 from recsys_core.params import BadKey, as_dict, build_params, require
@@ -115,11 +120,25 @@ def component_spec(params: HybridParams, chosen: Mapping[str, Any], name: str) -
 
 
 def fit_kept(
-    params: HybridParams, chosen: Mapping[str, Any], ratings: pl.DataFrame
+    params: HybridParams,
+    chosen: Mapping[str, Any],
+    ratings: pl.DataFrame,
+    start: Mapping[str, Recommender] | None = None,
 ) -> dict[str, Recommender]:
     """The kept components of ``chosen`` fitted on ``ratings`` with the chosen parameters: what
-    :meth:`Hybrid.assemble` takes (with the fallback fitted on the same ratings)."""
-    return {name: build(component_spec(params, chosen, name)).fit(ratings) for name in kept(chosen)}
+    :meth:`Hybrid.assemble` takes (with the fallback fitted on the same ratings). ``start``:
+    earlier fits of the same components (on the training split) that a model able to warm-start
+    (``fit_from``: iALS) starts from."""
+    data = RatingData.from_frame(ratings)  # one id mapping and CSR for every component
+    fitted = {}
+    for name in kept(chosen):
+        model = build(component_spec(params, chosen, name))
+        earlier = (start or {}).get(name)
+        if earlier is not None and hasattr(model, "fit_from"):
+            fitted[name] = model.fit_from(data, ratings, earlier)
+        else:
+            fitted[name] = model.fit_on(data, ratings)
+    return fitted
 
 
 def choose_settings(
@@ -134,67 +153,60 @@ def choose_settings(
 ) -> tuple[dict[str, Any], pl.DataFrame]:
     """The night's setting and its trials, chosen on ``ratings`` (the TRAINING ratings) only.
 
-    ``ratings`` are split by :func:`validation_split`. Each component (name order) gets its key
+    ``ratings`` are split by :func:`validation_split` and prepared once (a
+    :class:`~recsys_core.evaluation.validation.ValidationSet` of at most ``params.tune_users``
+    validation users, shared by every fit and score). Each component gets its key
     hyperparameters from :func:`~recsys_core.evaluation.select.select` on that split by
     NDCG@``k`` (relevant = rating >= ``threshold``: the evaluation settings), warm-started from
-    ``warm_start["components"][name]`` (last night's ``chosen``) and given an even share of
-    what is left of ``budget_seconds`` (default ``params.budget_seconds``); the selected model
-    stays fitted. Then :func:`~recsys_core.ranking.tuning.tune` chooses the kept components,
-    their weights and the cold-start settings (starting from last night's).
+    ``warm_start["components"][name]`` (last night's ``chosen``) within an even share of
+    ``budget_seconds`` (default ``params.budget_seconds``); the selected model stays fitted.
+    The components are selected at the same time, one thread each (up to the number of CPUs):
+    their fits release the GIL (LAPACK, ``implicit``), so EASE's one-thread inversions and
+    iALS's solver share the cores; each selection depends only on its own candidates, so the
+    choice is the same in any order. Then :func:`~recsys_core.ranking.tuning.tune` chooses the
+    kept components, their weights and the cold-start settings (starting from last night's).
 
     Returns ``chosen`` (JSON-ready: ``{"components": {name: full parameters of each kept
     component}, "weights": {name: weight, 0 = left out}, "cold_user_ratings",
     "cold_item_slots"}``) and one trials table: the selection's rows (``component``,
-    ``params``, ``stage`` grid/edge, ``ndcg``, ``precision``, ``seconds``) then the blend
+    ``params``, ``stage`` start/grid/edge, ``ndcg``, ``precision``, ``seconds``) then the blend
     search's (``stage``, ``w_<name>``, cold-start settings, ``ndcg``).
     """
     p, warm = params, dict(warm_start or {})
     budget = p.budget_seconds if budget_seconds is None else budget_seconds
     require(budget > 0, "budget_seconds", budget, "> 0")
-    start = clock()
     split = validation_split(ratings, p.validation_fraction, p.random_state)
+    valid = ValidationSet.build(split.train, split.test, threshold=threshold,
+                                max_users=p.tune_users, random_state=p.random_state)  # fmt: skip
     names = sorted(p.components)
-    fitted: dict[str, Recommender] = {}
-    tables = []
-    for pos, name in enumerate(names):
+    share = budget / len(names)
+
+    def one(name: str) -> tuple[Recommender, pl.DataFrame | None]:
         spec = p.components[name]
         model = registered(spec["model"])
         grid = p.grids.get(name, DEFAULT_GRIDS.get(model.__name__, {}))
         if not grid:
-            fitted[name] = build(spec).fit(split.train)
-            continue
-        share = max(budget - (clock() - start), 1e-9) / (len(names) - pos)
+            return build(spec).fit_on(valid.data, valid.train), None
         last = warm.get("components", {}).get(name)
-        chosen = select(
-            model,
-            spec.get("params", {}),
-            grid,
-            split.train,
-            split.test,
-            k=k,
-            threshold=threshold,
-            budget_seconds=share,
-            warm_start=_grid_values(last, grid) if last else None,
-            clock=clock,
-        )
-        fitted[name] = chosen.model
-        tables.append(chosen.trials.with_columns(pl.lit(name).alias("component")))
-    fallback = build(p.fallback).fit(split.train)
+        start = _grid_values(last, grid) if last else None
+        chosen = select(model, spec.get("params", {}), grid, valid, k=k, budget_seconds=share,
+                        warm_start=start, clock=clock)  # fmt: skip
+        return chosen.model, chosen.trials.with_columns(pl.lit(name).alias("component"))
+
+    # one BLAS thread around the threads: each model's own limit then restores 1, not whatever
+    # the environment set while the other thread still computes
+    with (
+        threadpool_limits(limits=1, user_api="blas"),
+        ThreadPoolExecutor(max(1, min(len(names), os.cpu_count() or 1))) as pool,
+    ):
+        done = dict(zip(names, pool.map(one, names), strict=True))  # name order, whatever ends 1st
+    fitted = {name: model for name, (model, _) in done.items()}
+    tables = [table for _, table in done.values() if table is not None]
+    fallback = build(p.fallback).fit_on(valid.data, valid.train)
     first = {
         key: warm.get(key, getattr(p, key)) for key in ("cold_user_ratings", "cold_item_slots")
     }
-    best, table = tune(
-        fitted,
-        fallback,
-        fallback.data,
-        split.test,
-        first,
-        k=k,
-        threshold=threshold,
-        cold_item_ratings=p.cold_item_ratings,
-        tune_users=p.tune_users,
-        random_state=p.random_state,
-    )
+    best, table = tune(fitted, fallback, valid, first, k=k, cold_item_ratings=p.cold_item_ratings)
     best["components"] = {name: as_dict(fitted[name].params) for name in kept(best)}
     trials = pl.concat([*tables, table], how="diagonal_relaxed")
     return {"components": best.pop("components"), **best}, trials

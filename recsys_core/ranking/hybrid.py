@@ -212,13 +212,17 @@ class Hybrid(Recommender):
             source[better] = c
 
         blended = self._blended(users, seen, chosen, keep_top)
-        fallback = np.asarray(self.fallback_.score_users(users), dtype=np.float64)
         cold_users = self.user_counts_[users] < chosen["cold_user_ratings"]
         cold_items = self.item_counts_ < self.params.cold_item_ratings
+
+        def fallback(rows: np.ndarray) -> np.ndarray:  # in the components' unit, rows needed
+            scores = np.asarray(self.fallback_.score_users(users[rows]), dtype=np.float64)
+            return zscore_rows(scores, seen[rows])
+
         return rank_block(
             blended,
             lambda rows, items: source[rows, items].astype(np.int64),
-            zscore_rows(fallback, seen),  # the fallback in the components' unit
+            fallback,
             seen,
             cold_users,
             cold_items,

@@ -42,16 +42,19 @@ class BlendParams(Params):
     uses its class's :data:`~recsys_core.evaluation.select.DEFAULT_GRIDS` entry, or none. A
     narrower grid is a shorter night."""
     budget_seconds: float = Field(600.0, gt=0)
-    """Time for the hyperparameter selection of all components together (split evenly over
-    the components still to select; each always runs at least its warm start). The blend
-    search after it is not budgeted (a few dozen rankings of ``tune_users`` users). Measured
-    for EASE + iALS with the default grids, on 2 busy cores (load 4-7): ML-100k 11 s,
-    synthetic 1M ratings (6,040 x 3,706) 122 s; 600 s leaves about 5x room at 1M ratings
-    (raise it for 10M+ ratings, where each EASE fit alone takes minutes)."""
+    """Time for the hyperparameter selection of all components together (an even share each,
+    the components selected at the same time; each always runs at least its warm start). The
+    blend search after it is not budgeted (a few dozen rankings of ``tune_users`` users). A
+    safety net rather than the usual limit: the climb stops by itself when a neighbour is
+    worse. Measured for EASE + iALS with the default grids (first night, no warm start),
+    2 cores: ML-100k ~2 s, synthetic 1M ratings (6,040 x 3,706) 10-13 s at load 2-3
+    (``docs/benchmarks.md``); at 25M ratings iALS's first candidate alone takes ~45 s, so
+    ``benchmarks/25m.yaml`` sets 90."""
     validation_fraction: float = Field(0.2, gt=0, lt=1)
     """Share of the training ratings held out to tune on (the usual 80/20)."""
     random_state: int = Field(0, ge=0)
     """Seed of that validation split."""
     tune_users: int = Field(1000, ge=1)
-    """At most this many validation users are scored while tuning the blend (bounds memory and
-    time)."""
+    """At most this many validation users (a seeded sample) score every candidate of the
+    selection and every setting of the blend search (bounds memory and time: one block product
+    per candidate whatever the data's size)."""

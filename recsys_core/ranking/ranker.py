@@ -52,10 +52,15 @@ SourceOf = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """Maps chosen (rows, items) of a block to their source codes (computed only where needed)."""
 
 
+FallbackRows = Callable[[np.ndarray], np.ndarray]
+"""Maps block row positions to the fallback's scores of those rows (len(rows) x m), so that only
+the rows that need the fallback are ever scored."""
+
+
 def rank_block(
     blended: np.ndarray,
     source_of: np.ndarray | SourceOf,
-    fallback: np.ndarray,
+    fallback: np.ndarray | FallbackRows,
     seen: np.ndarray,
     cold_users: np.ndarray,
     cold_items: np.ndarray,
@@ -64,7 +69,8 @@ def rank_block(
 ) -> BlockLists:
     """Lists for one block of users (all arrays b x m except the 1-D masks; none is modified).
 
-    ``source_of`` is a b x m array of source codes or a function of (rows, items). One copy of
+    ``source_of`` is a b x m array of source codes or a function of (rows, items); ``fallback``
+    a b x m array or a function of row positions (:data:`FallbackRows`). One copy of
     ``blended`` is made; the fallback is read only for the rows that have slots left.
     """
     b = blended.shape[0]
@@ -103,7 +109,7 @@ def rank_block(
 
 
 def _fill(
-    fallback: np.ndarray,
+    fallback: np.ndarray | FallbackRows,
     seen: np.ndarray,
     need: np.ndarray,
     *taken: tuple[np.ndarray, np.ndarray],
@@ -114,7 +120,8 @@ def _fill(
     empty = np.empty(0, dtype=np.int64)
     if len(which) == 0:
         return empty, empty, np.empty(0)
-    fb = np.where(seen[which], -np.inf, fallback[which])
+    rows_of = fallback if callable(fallback) else fallback.__getitem__
+    fb = np.where(seen[which], -np.inf, rows_of(which))
     slot = np.full(len(need), -1)
     slot[which] = np.arange(len(which))
     for tr, tc in taken:

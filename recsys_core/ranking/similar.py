@@ -133,16 +133,21 @@ def _block_rows(block, scores, item_users, binary, counts, n, source, exclude=No
     rows, cols, vals = top_k_rows(scores, n)
     got = np.bincount(rows, minlength=b)
     need = np.minimum(n, n_items - 1) - got
-    co = (item_users[block] @ binary).toarray()  # c_ij, b x n_items
+    short = np.flatnonzero(need > 0)  # only these rows need the fallback's co-rater counts
+    co = (item_users[block[short]] @ binary).toarray()  # c_ij, len(short) x n_items
     key = co * float(counts.max() + 1) + counts  # co-raters first, then popularity (exact)
-    key[own] = -np.inf
-    key[rows, cols] = -np.inf
+    at = np.full(b, -1, dtype=np.int64)
+    at[short] = np.arange(len(short))
+    key[np.arange(len(short)), block[short]] = -np.inf
+    model = at[rows] >= 0
+    key[at[rows[model]], cols[model]] = -np.inf
     if exclude is not None:
         key[:, exclude] = -np.inf
-    f_rows, f_cols, _ = top_k_rows(key, n)
-    f_rank = np.arange(len(f_rows)) - np.searchsorted(f_rows, f_rows)
+    f_at, f_cols, _ = top_k_rows(key, n)
+    f_rows = short[f_at]
+    f_rank = np.arange(len(f_at)) - np.searchsorted(f_at, f_at)
     keep = f_rank < need[f_rows]
-    f_rows, f_cols = f_rows[keep], f_cols[keep]
+    f_rows, f_cols, f_co = f_rows[keep], f_cols[keep], co[f_at[keep], f_cols[keep]]
     m_rank = np.arange(len(rows)) - np.searchsorted(rows, rows) + 1
     f_rank = f_rank[keep] + 1 + got[f_rows]
     all_rows = np.concatenate([rows, f_rows])
@@ -154,7 +159,7 @@ def _block_rows(block, scores, item_users, binary, counts, n, source, exclude=No
         block[all_rows][order],
         np.concatenate([m_rank, f_rank])[order],
         np.concatenate([cols, f_cols])[order],
-        np.concatenate([vals, co[f_rows, f_cols]])[order],
+        np.concatenate([vals, f_co])[order],
         tags[order],
     )
 

@@ -1,7 +1,9 @@
 """Choosing the hybrid's weights and cold-start settings on a validation split, from FITTED scorers.
 
-The caller splits its training ratings (:func:`validation_split`), fits the components and the
-fallback on the inner training part and passes them here with the held-out part. Every candidate
+The caller splits its training ratings (:func:`validation_split`), prepares the split once
+(:class:`~recsys_core.evaluation.validation.ValidationSet`: the inner training part in index
+space and a bounded sample of validation users), fits the components and the fallback on the
+inner training part and passes them here with it. Every candidate
 setting ranks the validation users' unseen training items with the hybrid's own chain (blend ->
 ranker) and is scored by :func:`recsys_core.evaluation.metrics.ranking_metrics`'s NDCG@``k``
 (relevant = validation rating >= ``threshold``: the evaluation settings, passed in).
@@ -9,13 +11,20 @@ ranker) and is scored by :func:`recsys_core.evaluation.metrics.ranking_metrics`'
 The search is greedy, so it grows linearly with the number of components (a full simplex grid
 of step 0.1 over 4 components is 286 points, over 5 it is 1001):
 
-1. ``single``: each component alone (weight 1); the best one is the start (ties: name order);
-2. ``add``: the other components in order of their single NDCG, each tried at the weights
-   ``a`` in :data:`ADD_WEIGHTS` (the kept weights scaled by ``1 - a``); it is kept only if the
-   best of these strictly improves NDCG (ties keep fewer components);
-3. ``cold_user_ratings`` then ``cold_item_slots``: coordinate steps, ties keep the first value;
+1. ``single``: each component alone (weight 1) at the first cold-start settings; the best one
+   is the start (ties: name order);
+2. ``cold_user_ratings`` then ``cold_item_slots``: coordinate steps with that component, ties
+   keep the first value;
+3. ``add``: the other components in order of their single NDCG, each tried at the weights
+   ``a`` in :data:`ADD_WEIGHTS` (the kept weights scaled by ``1 - a``) at those cold-start
+   settings; it is kept only if the best of these strictly improves NDCG (ties keep fewer
+   components);
 4. ``check``: each component alone again at the final cold-start settings; one that ties or
    beats the blend replaces it.
+
+The cold-start settings come before the weights because they move NDCG more than the weights
+do (reserving a slot for a cold item: -0.009 on ML-100k's validation), so a blend judged at the
+first settings can lose to a single component that the final settings would have let it beat.
 
 So the chosen blend is never worse on validation than its best single component, and a
 component that does not help gets weight 0. Only training ratings are ever used; the caller
@@ -31,9 +40,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from recsys_core.data.ids import RatingData
 from recsys_core.data.split import Split, random_split
 from recsys_core.evaluation.metrics import ranking_metrics
+from recsys_core.evaluation.validation import ValidationSet
 from recsys_core.memory import require_memory
 from recsys_core.ranking.blend import blend, zscore_rows
 from recsys_core.ranking.candidates import seen_mask
@@ -64,29 +73,26 @@ def validation_split(ratings: pl.DataFrame, fraction: float, random_state: int) 
 def tune(
     components: Mapping[str, Scorer],
     fallback: Scorer,
-    data: RatingData,
-    validation: pl.DataFrame,
+    validation: ValidationSet,
     first: Mapping[str, Any],
     *,
     k: int,
-    threshold: float,
     cold_item_ratings: int,
-    tune_users: int,
-    random_state: int,
 ) -> tuple[dict, pl.DataFrame]:
     """The best setting ``{"weights", "cold_user_ratings", "cold_item_slots"}`` (every
     component named, weight 0 when left out) and the table of every trial (``stage``,
     ``w_<name>``, the cold-start settings and ``ndcg``), by the search of the module docstring.
 
-    ``components`` and ``fallback`` are fitted on ``data``; ``validation`` holds the held-out
-    ``user_id, item_id, rating``; ``first`` gives the first ``cold_user_ratings`` and
-    ``cold_item_slots`` (the configured or last night's); at most ``tune_users`` validation
-    users (a seeded sample) are scored.
+    ``components`` and ``fallback`` are fitted on ``validation.data`` (inner-train), whose
+    scored users and validation ratings judge each setting (relevant = rating >= its
+    ``threshold``); ``first`` gives the first ``cold_user_ratings`` and ``cold_item_slots``
+    (the configured or last night's).
     """
     names = sorted(components)
-    need = 8.0 * min(tune_users, data.n_users) * data.n_items * (len(names) + 4)
-    require_memory(need, f"hybrid tune_users={tune_users}", "lower hybrid.tune_users")
-    users, truth = _validation_users(data, validation, threshold, tune_users, random_state)
+    data, users, truth = validation.data, validation.users, validation.truth
+    threshold = validation.threshold
+    need = 8.0 * len(users) * data.n_items * (len(names) + 4)
+    require_memory(need, f"hybrid tune_users={len(users)}", "lower hybrid.tune_users")
     seen = seen_mask(data.user_items, users)
     zs = [zscore_rows(components[name].score_users(users), seen) for name in names]
     fallback_z = zscore_rows(np.asarray(fallback.score_users(users), dtype=np.float64), seen)
@@ -118,9 +124,10 @@ def tune(
         trials.append({"stage": stage, **setting, "weights": weights, "ndcg": score})
         return score
 
-    cold = {key: first[key] for key in ("cold_user_ratings", "cold_item_slots")}
-    best, score = _greedy_weights(names, lambda st, w: trial(st, {**cold, "weights": w}))
-    best = {"weights": best, **cold}
+    best = {key: first[key] for key in ("cold_user_ratings", "cold_item_slots")}
+    singles = {name: trial("single", {**best, "weights": {name: 1.0}}) for name in names}
+    order = sorted(names, key=lambda n: -singles[n])  # stable: ties in name order
+    best["weights"], score = {order[0]: 1.0}, singles[order[0]]
     for key, values in (
         ("cold_user_ratings", COLD_USER_RATINGS),
         ("cold_item_slots", COLD_ITEM_SLOTS),
@@ -128,6 +135,10 @@ def tune(
         for value in dict.fromkeys(values):
             if value != best[key] and (s := trial(key, {**best, key: value})) > score:
                 best, score = {**best, key: value}, s
+    weights, score = _add_components(
+        order, best["weights"], score, lambda w: trial("add", {**best, "weights": w})
+    )
+    best["weights"] = weights
     if sum(w > 0 for w in best["weights"].values()) > 1:
         for name in names:
             alone = {**best, "weights": {name: 1.0}}
@@ -140,16 +151,15 @@ def tune(
     return best, _table(trials, names)
 
 
-def _greedy_weights(names: list[str], run: Any) -> tuple[dict[str, float], float]:
-    """Steps 1 and 2 of the module docstring: ``run(stage, weights) -> ndcg``."""
-    singles = {name: run("single", {name: 1.0}) for name in names}
-    order = sorted(names, key=lambda n: -singles[n])  # stable: ties in name order
-    weights, score = {order[0]: 1.0}, singles[order[0]]
+def _add_components(
+    order: list[str], weights: dict[str, float], score: float, run: Any
+) -> tuple[dict[str, float], float]:
+    """Step 3 of the module docstring: ``run(weights) -> ndcg``."""
     for name in order[1:]:
         tried = []
         for a in ADD_WEIGHTS:
             w = {c: round(v * (1 - a), 6) for c, v in weights.items()} | {name: a}
-            tried.append((run("add", w), w))
+            tried.append((run(w), w))
         s, w = max(tried, key=lambda t: t[0])  # ties: the smaller weight (first)
         if s > score:
             weights, score = w, s
@@ -167,23 +177,3 @@ def _table(trials: list[dict], names: list[str]) -> pl.DataFrame:
         },
         schema_overrides={"cold_user_ratings": pl.Int64, "cold_item_slots": pl.Int64},
     )
-
-
-def _validation_users(
-    data: RatingData, validation: pl.DataFrame, threshold: float, limit: int, seed: int
-) -> tuple[np.ndarray, pl.DataFrame]:
-    """Known validation users with a relevant known item (a seeded sample of at most
-    ``limit``, sorted), and their validation ratings of known items in index space."""
-    u = data.users.index_of(validation.get_column("user_id"))
-    i = data.items.index_of(validation.get_column("item_id"))
-    rating = validation.get_column("rating").to_numpy()
-    known = (u >= 0) & (i >= 0)
-    users = np.unique(u[known & (rating >= threshold)])
-    if len(users) > limit:
-        users = np.sort(np.random.default_rng(seed).choice(users, limit, replace=False))
-    keep = known & np.isin(u, users)
-    truth = pl.DataFrame(
-        {"user_id": u[keep], "item_id": i[keep], "rating": rating[keep]},
-        schema={"user_id": pl.Int64, "item_id": pl.Int64, "rating": pl.Float64},
-    )
-    return users, truth

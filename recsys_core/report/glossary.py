@@ -24,5 +24,9 @@ GLOSSARY = {
     "(lower is better; models that only rank have none).",
     "mae": "Mean absolute error of predicted against actual test ratings, in stars "
     "(lower is better; models that only rank have none).",
+    "users": "Users whose lists were judged (those with a liked test item); the rating models "
+    "are judged on a user sample (evaluation.rating_sample).",
+    "train_ratings": "Training ratings the model was fitted on: all of the training split, or "
+    "for the rating models the ratings of their user sample.",
 }
 """Metric name (as in the metrics table) -> one sentence."""

@@ -8,7 +8,8 @@ import polars as pl
 __all__ = ["SUMMARY_METRICS", "segment_table", "table_at_k"]
 
 SUMMARY_METRICS = ("ndcg", "precision", "recall", "map", "hit", "coverage", "novelty",
-                   "popularity_bias", "exposure_gini", "cold_item_recall")  # fmt: skip
+                   "popularity_bias", "exposure_gini", "cold_item_recall", "users",
+                   "train_ratings")  # fmt: skip
 
 
 def table_at_k(metrics: pl.DataFrame, k: int) -> pl.DataFrame:
