@@ -257,3 +257,31 @@ def test_packed_msd_equals_the_generic_path(monkeypatch):
         monkeypatch.undo()
         for a, b in [(packed.sim, generic.sim), (packed.rank, generic.rank)]:
             np.testing.assert_array_equal(a.toarray(), b.toarray())
+
+
+@pytest.mark.parametrize("name", SIMS)
+@pytest.mark.parametrize("min_support", [1, 4])  # 4: some pairs dropped (the compressed path)
+def test_rank_built_later_equals_rank_built_with_the_similarities(small, name, min_support):
+    from recsys_core.models.knn.similarities import rank_matrix
+
+    data, x = _x(small, user_based=False)
+    bu, bi = compute_baselines(data.user_items, data.global_mean)
+    rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
+    res = x.data - ((data.global_mean + bu[x.indices]) + bi[rows])
+    opts = SimOptions(name=name, min_support=min_support, shrinkage=7)
+    eager = similarity_matrix(x, opts, residuals=res, rank_k=3, rank_shrinkage=5.0)
+    for block_size in (None, 4):
+        lazy = similarity_matrix(x, opts, residuals=res, block_size=block_size, with_rank=False)
+        assert lazy.rank is None and len(lazy.freq) == lazy.sim.nnz
+        np.testing.assert_array_equal(lazy.sim.toarray(), eager.sim.toarray())
+        later = rank_matrix(lazy.sim, lazy.freq, 3, 5.0, block_size=block_size)
+        np.testing.assert_array_equal(later.toarray(), eager.rank.toarray())
+    assert eager.rank.nnz > 0
+
+
+def test_predictions_alone_never_build_the_ranking_neighbourhoods(small):
+    model = KNNWithMeans(k=3).fit(small)
+    model.predict(small.select("user_id", "item_id"))
+    assert model._rank is None
+    recs = model.recommend(3)
+    assert model._rank is not None and model._freq is None and recs.height > 0

@@ -39,7 +39,7 @@ from recsys_core.models.knn.neighbors import neighborhood_sums, pair_chunks
 from recsys_core.models.knn.options import KNNParams
 from recsys_core.models.knn.padded import padded_sums
 from recsys_core.models.knn.ranking import explain_rows, rank_scores
-from recsys_core.models.knn.similarities import similarity_matrix
+from recsys_core.models.knn.similarities import rank_matrix, similarity_matrix
 
 ITEM_SIDE_CACHE = ("nbr", "t", "t1")
 """Derived matrices of an item-based model that depend on items only (kept by a fold-in)."""
@@ -66,9 +66,25 @@ class KNNBase(Recommender):
             rank_shrinkage=p.rank_shrinkage,
             block_size=p.block_size,
             n_threads=p.n_threads,
+            with_rank=False,
         )
-        self.sim_, self.rank_ = fitted.sim, fitted.rank
+        self.sim_, self._rank, self._freq = fitted.sim, fitted.rank, fitted.freq
         self.cache_: dict[str, sp.csr_matrix] = {}  # derived matrices, rebuilt on demand
+
+    @property
+    def rank_(self) -> sp.csr_matrix:
+        """The ranking neighbourhoods (:mod:`recsys_core.models.knn.ranking`), built on first
+        use from ``sim_`` and the common-rater counts ``fit`` kept: rating predictions alone
+        never pay for them (a third of the fit on ML-100k)."""
+        if self._rank is None:
+            p = self.params
+            self._rank = rank_matrix(self.sim_, self._freq, p.k, p.rank_shrinkage, p.block_size)
+            self._freq = None
+        return self._rank
+
+    @rank_.setter
+    def rank_(self, value: sp.csr_matrix) -> None:
+        self._rank, self._freq = value, None
 
     def _fit_statistics(self, data: RatingData) -> tuple[sp.csr_matrix, np.ndarray | None]:
         """Set ``mu_``, ``bu_``, ``bi_`` and ``means_`` from ``data``; return the rows x

@@ -116,11 +116,15 @@ class Neighborhoods:
     ``max_neighbors`` is set, only the off-diagonal entries with the ``max_neighbors`` largest
     support-shrunk similarities ``sim * freq / (freq + rank_shrinkage)`` per row, stored with
     their plain similarity). ``rank``: for ranking, each row's ``rank_k`` largest shrunk
-    similarities (off-diagonal; independent of ``max_neighbors``).
+    similarities (off-diagonal; independent of ``max_neighbors``). Built later when
+    :func:`similarity_matrix` is called with ``with_rank=False`` (only without
+    ``max_neighbors``): ``rank`` is then None and ``freq`` holds each stored entry's number of
+    common raters (float32, exact; aligned with ``sim.data``) for :func:`rank_matrix`.
     """
 
     sim: sp.csr_matrix
-    rank: sp.csr_matrix
+    rank: sp.csr_matrix | None
+    freq: np.ndarray | None = None
 
 
 def similarity_matrix(
@@ -133,8 +137,10 @@ def similarity_matrix(
     rank_shrinkage: float = 100.0,
     block_size: int | None = None,
     n_threads: int | None = None,
+    with_rank: bool = True,
 ) -> Neighborhoods:
-    """Positive similarities between the rows of ``x``, and the ranking neighbourhoods.
+    """Positive similarities between the rows of ``x``, and the ranking neighbourhoods (or,
+    with ``with_rank=False`` and no ``max_neighbors``, what :func:`rank_matrix` needs).
 
     ``x`` is CSR with sorted indices; ``residuals`` (aligned with ``x.data``) is required for
     ``pearson_baseline``. With ``max_neighbors``, each row of ``sim`` keeps the off-diagonal
@@ -150,7 +156,8 @@ def similarity_matrix(
     n = x.shape[0]
     size = block_size or auto_block_size(n)
     bounds = [(s, min(s + size, n)) for s in range(0, n, size)]
-    work = partial(_block, co, opts, max_neighbors, rank_k, rank_shrinkage)
+    lazy = not with_rank and max_neighbors is None
+    work = partial(_block, co, opts, max_neighbors, None if lazy else rank_k, rank_shrinkage)
     threads = max(1, min(n_threads or os.cpu_count() or 1, len(bounds)))
     log.debug("%s similarities: %d rows, %d blocks, %d threads", opts.name, n, len(bounds), threads)
     if threads > 1:
@@ -158,8 +165,35 @@ def similarity_matrix(
             parts = list(pool.map(work, bounds))
     else:
         parts = [work(b) for b in bounds]
-    sim, rank = (_stack([p[j] for p in parts], n) for j in (0, 1))
-    return Neighborhoods(sim, rank)
+    sim = _stack([p[0] for p in parts], n)
+    if lazy:
+        return Neighborhoods(sim, None, np.concatenate([p[1] for p in parts]))
+    return Neighborhoods(sim, _stack([p[1] for p in parts], n))
+
+
+def rank_matrix(
+    sim: sp.csr_matrix,
+    freq: np.ndarray,
+    rank_k: int,
+    rank_shrinkage: float,
+    block_size: int | None = None,
+) -> sp.csr_matrix:
+    """:class:`Neighborhoods`' ``rank`` from an unpruned ``sim`` and its ``freq``: each row's
+    ``rank_k`` largest off-diagonal ``sim * freq / (freq + rank_shrinkage)`` (ties: smaller
+    column), equal bit for bit to the one :func:`similarity_matrix` builds with the rest."""
+    n = sim.shape[0]
+    rows = np.repeat(np.arange(n, dtype=sim.indices.dtype), np.diff(sim.indptr))
+    f = freq.astype(np.float64)
+    shrunk = np.where(sim.indices != rows, sim.data * (f / (f + rank_shrinkage)), 0.0)
+    del rows, f
+    size = block_size or auto_block_size(n)
+    parts = []
+    for start in range(0, n, size):
+        stop = min(start + size, n)
+        a, b = sim.indptr[start], sim.indptr[stop]
+        block = (shrunk[a:b], sim.indices[a:b], sim.indptr[start : stop + 1] - a)
+        parts.append(_top_per_row(sp.csr_matrix(block, shape=(stop - start, n)), rank_k))
+    return _stack(parts, n)
 
 
 def _stack(parts: list[sp.csr_matrix], n: int) -> sp.csr_matrix:
@@ -188,10 +222,11 @@ def _block(
     co: CoRating | PackedSquaredDiffs,
     opts: SimOptions,
     max_neighbors: int | None,
-    rank_k: int,
+    rank_k: int | None,
     rank_shrinkage: float,
     bounds: tuple[int, int],
-) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+) -> tuple[sp.csr_matrix, sp.csr_matrix | np.ndarray]:
+    """``(sim, rank)`` rows of a block; ``(sim, freq)`` when ``rank_k`` is None."""
     start, stop = bounds
     freq, sums = _sums(co, opts.name, start, stop)
     f = freq.data
@@ -202,16 +237,20 @@ def _block(
     diag = freq.indices == rows + start
     del rows
     valid = (sim > 0) & (f >= min_support(opts)) & ~diag
-    shrunk = np.where(valid, sim * (f / (f + rank_shrinkage)), 0.0)
-    if max_neighbors is not None:
-        return _pruned(freq, np.where(valid, sim, 0.0), shrunk, max_neighbors, rank_k, start)
-    rank = _top_per_row(_like(freq, shrunk), rank_k)
+    if rank_k is None:  # the ranking neighbourhoods come later, from sim and f (rank_matrix)
+        rank = None
+    else:
+        shrunk = np.where(valid, sim * (f / (f + rank_shrinkage)), 0.0)
+        if max_neighbors is not None:
+            return _pruned(freq, np.where(valid, sim, 0.0), shrunk, max_neighbors, rank_k, start)
+        rank = _top_per_row(_like(freq, shrunk), rank_k)
     sim[diag] = 1.0
     keep = valid | diag
     if keep.all():
-        return _like(freq, sim), rank
+        return _like(freq, sim), rank if rank_k is not None else f.astype(np.float32)
     kept = np.concatenate(([0], np.cumsum(keep)))[freq.indptr]
-    return sp.csr_matrix((sim[keep], freq.indices[keep], kept), shape=freq.shape), rank
+    block = sp.csr_matrix((sim[keep], freq.indices[keep], kept), shape=freq.shape)
+    return block, rank if rank_k is not None else f[keep].astype(np.float32)
 
 
 def _pruned(
