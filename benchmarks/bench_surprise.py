@@ -42,6 +42,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -206,9 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     for case in args.cases.split(","):
         mine = min(a["wall_s"] for c, _, a, _, _ in rows if c == case)
         best = min(b["wall_s"] for c, _, _, b, _ in rows if c == case)
-        worst = min(b["wall_s"] / a["wall_s"] for c, _, a, b, _ in rows if c == case)
+        ratios = [b["wall_s"] / a["wall_s"] for c, _, a, b, _ in rows if c == case]
+        cpu = [b["cpu_s"] / a["cpu_s"] for c, _, a, b, _ in rows if c == case]
         print(f"{case}: fastest ours {mine:.2f} s, Surprise {best:.2f} s, ratio of fastest "
-              f"{best / mine:.1f}x, worst round {worst:.1f}x")  # fmt: skip
+              f"{best / mine:.1f}x; per round: median {statistics.median(ratios):.1f}x, worst "
+              f"{min(ratios):.1f}x (CPU: median {statistics.median(cpu):.1f}x, worst "
+              f"{min(cpu):.1f}x)")  # fmt: skip
     return 0
 
 
