@@ -32,8 +32,9 @@ CPU time (user + system, of the timed part), the ratios (Surprise / ours), RMSE 
 test pairs (the ``svd`` case: on its training ratings) and the load average before each round.
 On a busy machine the CPU ratio is the steadier one; the acceptance is on the wall ratio.
 
-Last run (docs/benchmarks.md, "Against Surprise"): item-KNN 7-11x and biased MF 5-8x
-faster than Surprise 1.1.5 per round at a load of ~5 on the 2 cores.
+Last runs (docs/benchmarks.md, "Against Surprise"; load 3.5-7.7 on the 2 cores): item-KNN
+6.0-11.3x faster than Surprise 1.1.5 per round (CPU 6.3-10.1x), biased MF 4.4-7.8x with the
+kernel cached (CPU 6.3-7.6x) and 3.2x in the round that compiles it.
 """
 
 from __future__ import annotations
