@@ -1,5 +1,5 @@
 """The compiled SGD epochs (numba). Imported by the first SGD fit, not by ``import recsys_core``:
-numba's import and start-up cost ~0.45 s of CPU, which only an SGD fit should pay.
+numba's import and start-up cost 0.3-0.4 s of CPU, which only an SGD fit should pay.
 
 The updates are those of :mod:`recsys_core.models.mf.sgd`, in the same order. Two things make
 the loop fast (1M ratings, 100 factors, float32, per epoch on this 2-core machine:

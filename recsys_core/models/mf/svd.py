@@ -112,7 +112,7 @@ class SVD(Recommender):
     (Surprise 1.1.5's own ``SVD()`` on seed 42: 0.9379. * CPU seconds in one later run on a
     busy machine, load ~5, in which the ALS default took 2.35 s; numba's start-up excluded.)
     Tuned SGD is as accurate as ALS and faster, but a fresh process pays numba's start-up
-    (~0.45 s of CPU) on its first SGD fit, a new machine a one-off compile (~1 s), and the
+    (0.3-0.4 s of CPU) on its first SGD fit, a new machine a one-off compile (~1 s), and the
     tuning grid of :mod:`recsys_core.settings` is ALS's: ALS stays the default. 50 factors gain
     0.0007 RMSE for twice the time. Rating-prediction MF ranks poorly over all unrated items
     (NDCG@10 0.025 on ML-100k: high estimates for rarely rated items); use :class:`PureSVD` for
