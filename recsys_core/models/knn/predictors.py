@@ -39,7 +39,7 @@ from recsys_core.models.knn.neighbors import neighborhood_sums, pair_chunks
 from recsys_core.models.knn.options import KNNParams
 from recsys_core.models.knn.padded import padded_sums
 from recsys_core.models.knn.ranking import explain_rows, rank_scores
-from recsys_core.models.knn.similarities import rank_matrix, similarity_matrix
+from recsys_core.models.knn.similarities import rank_matrix, reindexed, similarity_matrix
 
 ITEM_SIDE_CACHE = ("nbr", "t", "t1")
 """Derived matrices of an item-based model that depend on items only (kept by a fold-in)."""
@@ -73,9 +73,8 @@ class KNNBase(Recommender):
 
     @property
     def rank_(self) -> sp.csr_matrix:
-        """The ranking neighbourhoods (:mod:`recsys_core.models.knn.ranking`), built on first
-        use from ``sim_`` and the common-rater counts ``fit`` kept: rating predictions alone
-        never pay for them (a third of the fit on ML-100k)."""
+        """The ranking neighbourhoods, built on first use from ``sim_`` and the counts ``fit``
+        kept: predictions alone never pay for them (a third of the fit on ML-100k)."""
         if self._rank is None:
             p = self.params
             self._rank = rank_matrix(self.sim_, self._freq, p.k, p.rank_shrinkage, p.block_size)
@@ -122,8 +121,8 @@ class KNNBase(Recommender):
         new._fit_statistics(data)
         ids_old, ids_new = self._switch((old.users, data.users), (old.items, data.items))[0]
         to_new = ids_new.index_of(ids_old.ids)
-        new.sim_ = _reindexed(self.sim_, to_new, len(ids_new), diagonal=True)
-        new.rank_ = _reindexed(self.rank_, to_new, len(ids_new), diagonal=False)
+        new.sim_ = reindexed(self.sim_, to_new, len(ids_new), diagonal=True)
+        new.rank_ = reindexed(self.rank_, to_new, len(ids_new), diagonal=False)
         new.cache_ = {}
         new._data = data
         return new
@@ -320,22 +319,6 @@ def _check_all_pairs_fit(x: sp.csr_matrix) -> None:
         "max_neighbors=None (keep every similarity)",
         f"set max_neighbors (e.g. 100) for {n:,} rows",
     )
-
-
-def _reindexed(m: sp.csr_matrix, to_new: np.ndarray, n: int, diagonal: bool) -> sp.csr_matrix:
-    """``m`` (sorted CSR) with row and column ``j`` moved to ``to_new[j]`` (-1: dropped), as
-    an n x n CSR with sorted indices; ``diagonal``: every row gets ``m[x, x] = 1``."""
-    coo = m.tocoo()
-    rows, cols = to_new[coo.row], to_new[coo.col]
-    keep = (rows >= 0) & (cols >= 0) & (rows != cols)
-    rows, cols, vals = rows[keep], cols[keep], coo.data[keep]
-    if diagonal:
-        rows = np.concatenate((rows, np.arange(n)))
-        cols = np.concatenate((cols, np.arange(n)))
-        vals = np.concatenate((vals, np.ones(n)))
-    out = sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
-    out.sort_indices()
-    return out
 
 
 def _sorted(m: sp.csr_matrix) -> sp.csr_matrix:

@@ -196,6 +196,22 @@ def rank_matrix(
     return _stack(parts, n)
 
 
+def reindexed(m: sp.csr_matrix, to_new: np.ndarray, n: int, diagonal: bool) -> sp.csr_matrix:
+    """``m`` (sorted CSR) with row and column ``j`` moved to ``to_new[j]`` (-1: dropped), as
+    an n x n CSR with sorted indices; ``diagonal``: every row gets ``m[x, x] = 1``."""
+    coo = m.tocoo()
+    rows, cols = to_new[coo.row], to_new[coo.col]
+    keep = (rows >= 0) & (cols >= 0) & (rows != cols)
+    rows, cols, vals = rows[keep], cols[keep], coo.data[keep]
+    if diagonal:
+        rows = np.concatenate((rows, np.arange(n)))
+        cols = np.concatenate((cols, np.arange(n)))
+        vals = np.concatenate((vals, np.ones(n)))
+    out = sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
+    out.sort_indices()
+    return out
+
+
 def _stack(parts: list[sp.csr_matrix], n: int) -> sp.csr_matrix:
     """Row blocks stacked into one n x n CSR (no re-sorting: each row keeps its order)."""
     if not parts:
