@@ -18,8 +18,8 @@ import pytest
 
 from pipeline.automation import NIGHTLY
 from pipeline.definitions import ASSETS, CHECKS, resources
+from recsys_core.data.synthetic import generate_ratings
 from recsys_core.report.format import fmt, signed
-from tests.conftest import random_ratings
 
 RUN_CONFIG = {
     "resources": {
@@ -107,12 +107,13 @@ def nights(tmp_path_factory) -> tuple[Path, list[dict]]:
     root = tmp_path_factory.mktemp("data")
     raw = root / "raw"
     raw.mkdir()
-    random_ratings(n_users=40, n_items=60, seed=1).write_csv(raw / "r.csv")
+    # people rate what suits them (as in real data), so the hybrid can beat popularity
+    generate_ratings(40, 60, 720, seed=1, taste_selection=8.0).write_csv(raw / "r.csv")
     seen = []
     with dg.instance_for_test() as instance:
         for night in range(RUNS):
             if night == RUNS - 1:  # new users, so the hybrid still clears the gate
-                extra = random_ratings(n_users=40, n_items=60, seed=2)
+                extra = generate_ratings(40, 60, 720, seed=2, taste_selection=8.0)
                 extra.with_columns(pl.col("user_id") + 1000).write_csv(raw / "s.csv")
             result = dg.materialize(
                 [*ASSETS, *CHECKS],
