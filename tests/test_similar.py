@@ -57,6 +57,21 @@ def test_ease_similar_items_match_oracle(n, min_ratings, reg):
     np.testing.assert_allclose(got["score"].to_numpy(), want["score"].to_numpy(), rtol=1e-6)
 
 
+@pytest.mark.parametrize("dense_co", [-1.0, 2.0])  # every block dense, every block sparse
+def test_both_fallback_paths_match_oracle(monkeypatch, dense_co):
+    monkeypatch.setattr("recsys_core.ranking.similar.DENSE_CO", dense_co)
+    ratings = random_ratings(n_users=40, n_items=25, density=0.1, seed=5)
+    model = EASE(reg=20.0, max_items=6).fit(ratings)  # most rows come from the fallback
+    got = similar_items(model, n=5, min_ratings=2, block_size=4)
+    want = oracle(model, 5, 2)
+    assert (got["source"] == "co_raters").sum() > 50
+    assert (
+        got.select("item_id", "rank", "similar_item_id", "source").rows()
+        == want.select("item_id", "rank", "similar_item_id", "source").rows()
+    )
+    np.testing.assert_allclose(got["score"].to_numpy(), want["score"].to_numpy(), rtol=1e-6)
+
+
 def test_block_size_changes_nothing(ratings):
     model = EASE().fit(ratings)
     a = similar_items(model, n=6, block_size=1)

@@ -82,74 +82,75 @@ def similar_items(
     counts = np.bincount(data.user_items.indices, minlength=n_items).astype(np.int64)
     item_users = (data.user_items.T.tocsr() != 0).astype(np.float64).tocsr()
     binary = (data.user_items != 0).astype(np.float64).tocsr()
+    by_count = np.lexsort((np.arange(n_items), -counts))
+    if exclude is not None:
+        by_count = by_count[~exclude[by_count]]
+    popular = by_count[: 2 * n + 1]  # the most rated listable items: see _co_raters
     rows_of = _ease_rows(model) if source == "ease" else _knn_rows(model)
     parts = []
     items = np.arange(n_items, dtype=np.int64)
     for block in user_blocks(items, block_size or auto_block_size(n_items)):
-        scores = rows_of(block)
-        scores[counts[block] < min_ratings] = np.nan
+        live, scores = rows_of(block, counts[block] >= min_ratings)
         if exclude is not None:
             scores[:, exclude] = np.nan
-        parts.append(_block_rows(block, scores, item_users, binary, counts, n, source, exclude))
+        model_rows = _model_rows(block, live, scores, n)
+        parts.append(
+            _block_rows(block, model_rows, item_users, binary, counts, popular, n, source, exclude)
+        )
     return _frame(data.items, parts)
 
 
 def _ease_rows(model):
-    """Rows of ``B`` (full catalogue width; items outside ``items_`` are NaN)."""
+    """Rows of ``B`` (full catalogue width) for the block's items inside ``items_``."""
     n_items = model.data.n_items
     pos = np.full(n_items, -1, dtype=np.int64)
     pos[model.items_] = np.arange(len(model.items_))
 
-    def rows(block: np.ndarray) -> np.ndarray:
-        out = np.full((len(block), n_items), np.nan)
-        inside = pos[block] >= 0
-        out[np.ix_(inside, model.items_)] = model.B_[pos[block[inside]]]
-        return out
+    def rows(block: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        live = np.flatnonzero(allowed & (pos[block] >= 0))
+        out = np.full((len(live), n_items), np.nan)
+        out[:, model.items_] = model.B_[pos[block[live]]]
+        return live, out
 
     return rows
 
 
 def _knn_rows(model):
-    """Rows of the KNN's ranking neighbourhoods (absent entries are NaN)."""
+    """Rows of the KNN's ranking neighbourhoods for the block's items that have any (absent
+    entries are NaN)."""
     rank = model.rank_.tocsr()
 
-    def rows(block: np.ndarray) -> np.ndarray:
-        sub = rank[block]
+    def rows(block: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        live = np.flatnonzero(allowed & (np.diff(rank.indptr)[block] > 0))
+        sub = rank[block[live]]
         out = np.full(sub.shape, np.nan)
         r = np.repeat(np.arange(sub.shape[0]), np.diff(sub.indptr))
         out[r, sub.indices] = sub.data
-        return out
+        return live, out
 
     return rows
 
 
-def _block_rows(block, scores, item_users, binary, counts, n, source, exclude=None):
-    """Model rows then fallback rows for one block: ``(items, ranks, similar, scores, source)``."""
-    b, n_items = scores.shape
-    own = (np.arange(b), block)
-    scores[own] = np.nan
+def _model_rows(block, live, scores, n):
+    """(row in block, item, score) of each live row's ``n`` best positive neighbours."""
+    scores[np.arange(len(live)), block[live]] = np.nan  # never the item itself
     with np.errstate(invalid="ignore"):
         scores[~(scores > 0)] = np.nan  # only positive neighbours
-    rows, cols, vals = top_k_rows(scores, n)
+    r, cols, vals = top_k_rows(scores, n)
+    return live[r], cols, vals
+
+
+def _block_rows(block, model_rows, item_users, binary, counts, popular, n, source, exclude=None):
+    """Model rows then fallback rows for one block: ``(items, ranks, similar, scores, source)``."""
+    b, n_items = len(block), len(counts)
+    rows, cols, vals = model_rows
     got = np.bincount(rows, minlength=b)
     need = np.minimum(n, n_items - 1) - got
-    short = np.flatnonzero(need > 0)  # only these rows need the fallback's co-rater counts
-    co = (item_users[block[short]] @ binary).toarray()  # c_ij, len(short) x n_items
-    key = co * float(counts.max() + 1) + counts  # co-raters first, then popularity (exact)
-    at = np.full(b, -1, dtype=np.int64)
-    at[short] = np.arange(len(short))
-    key[np.arange(len(short)), block[short]] = -np.inf
-    model = at[rows] >= 0
-    key[at[rows[model]], cols[model]] = -np.inf
-    if exclude is not None:
-        key[:, exclude] = -np.inf
-    f_at, f_cols, _ = top_k_rows(key, n)
-    f_rows = short[f_at]
-    f_rank = np.arange(len(f_at)) - np.searchsorted(f_at, f_at)
-    keep = f_rank < need[f_rows]
-    f_rows, f_cols, f_co = f_rows[keep], f_cols[keep], co[f_at[keep], f_cols[keep]]
+    f_rows, f_cols, f_co, f_rank = _co_raters(
+        block, need, (rows, cols), item_users, binary, counts, popular, exclude
+    )
     m_rank = np.arange(len(rows)) - np.searchsorted(rows, rows) + 1
-    f_rank = f_rank[keep] + 1 + got[f_rows]
+    f_rank = f_rank + 1 + got[f_rows]
     all_rows = np.concatenate([rows, f_rows])
     order = np.lexsort((np.concatenate([m_rank, f_rank]), all_rows))
     tags = np.array([source, "co_raters"])[
@@ -162,6 +163,87 @@ def _block_rows(block, scores, item_users, binary, counts, n, source, exclude=No
         np.concatenate([vals, f_co])[order],
         tags[order],
     )
+
+
+DENSE_CO = 0.05
+"""Above this share of nonzero co-rater counts in a block, the fallback ranks dense rows (one
+pass of the top-N ranker); below it, only the nonzero entries (tail items, whose few raters
+co-rate a small part of a large catalogue). Both give the same picks."""
+
+
+def _co_raters(block, need, taken, item_users, binary, counts, popular, exclude=None):
+    """The fallback's picks ``(row, item, c_ij, rank among the row's picks)``: per row with
+    ``need > 0``, the best ``need`` items by ``(c_ij, |U_j|, -j)``, never the item itself nor an
+    item ``taken`` (the model's rows) nor an ``exclude``d one."""
+    short = np.flatnonzero(need > 0)
+    if len(short) == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, np.empty(0), empty
+    n_items = len(counts)
+    co = (item_users[block[short]] @ binary).tocsr()  # c_ij of the short rows, sparse
+    at = np.full(len(block), -1, dtype=np.int64)
+    at[short] = np.arange(len(short))
+    mine = at[taken[0]] >= 0
+    banned = (  # (short row, item): the item itself, then the model's rows
+        np.concatenate([np.arange(len(short)), at[taken[0][mine]]]),
+        np.concatenate([block[short], taken[1][mine]]),
+    )
+    pick = _dense_picks if co.nnz > DENSE_CO * co.shape[0] * n_items else _sparse_picks
+    r, c, v, rank = pick(co, need[short], banned, counts, popular, exclude)
+    return short[r], c, v, rank
+
+
+def _dense_picks(co, need, banned, counts, popular, exclude=None):
+    """Picks from the dense rows: ``key = c_ij (max |U| + 1) + |U_j|``, exact in float64."""
+    co = co.toarray()
+    key = co * float(counts.max() + 1) + counts
+    key[banned] = -np.inf
+    if exclude is not None:
+        key[:, exclude] = -np.inf
+    r, c, _ = top_k_rows(key, int(need.max()))
+    rank = np.arange(len(r)) - np.searchsorted(r, r)
+    keep = rank < need[r]
+    return r[keep], c[keep], co[r[keep], c[keep]], rank[keep]
+
+
+def _sparse_picks(co, need, banned, counts, popular, exclude=None):
+    """Picks from the nonzero entries, ranked by the same key; if a row has too few, the rest
+    are the most rated items with ``c_ij = 0``, which lie among the ``2n + 1`` most rated items
+    (``popular``): of those, at most ``n`` are banned model rows and the others are either free
+    or co-rated (already ranked), so enough free ones remain."""
+    n_items = co.shape[1]
+    codes = np.sort(banned[0] * n_items + banned[1])
+    r = np.repeat(np.arange(co.shape[0]), np.diff(co.indptr))
+    c, v = co.indices.astype(np.int64), co.data
+    ok = ~_member(r * n_items + c, codes)
+    if exclude is not None:
+        ok &= ~exclude[c]
+    r, c, v = r[ok], c[ok], v[ok]
+    order = np.lexsort((c, -(v * float(counts.max() + 1) + counts[c]), r))
+    r, c, v = r[order], c[order], v[order]
+    rank = np.arange(len(r)) - np.searchsorted(r, r)
+    keep = rank < need[r]
+    r, c, v, rank = r[keep], c[keep], v[keep], rank[keep]
+    done = np.bincount(r, minlength=co.shape[0])
+    deficient = np.flatnonzero(need - done > 0)
+    if len(deficient):
+        free = ~(co[deficient][:, popular].toarray() > 0)  # c_ij = 0 (never the item itself)
+        free &= ~_member(deficient[:, None] * n_items + popular[None, :], codes)
+        pos = np.cumsum(free, axis=1) - 1
+        fr, fj = np.nonzero(free & (pos < (need - done)[deficient][:, None]))
+        r = np.concatenate([r, deficient[fr]])
+        c = np.concatenate([c, popular[fj]])
+        v = np.concatenate([v, np.zeros(len(fr))])
+        rank = np.concatenate([rank, done[deficient[fr]] + pos[fr, fj]])
+    return r, c, v, rank
+
+
+def _member(values: np.ndarray, sorted_codes: np.ndarray) -> np.ndarray:
+    """``np.isin(values, sorted_codes)`` for a sorted ``sorted_codes``."""
+    if len(sorted_codes) == 0:
+        return np.zeros(values.shape, dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_codes, values), len(sorted_codes) - 1)
+    return sorted_codes[at] == values
 
 
 def _frame(items, parts) -> pl.DataFrame:
