@@ -4,7 +4,8 @@
 import pytest
 
 from recsys_core.data import lines, readers
-from tests.test_bad_input import *  # noqa: F403 (collected again under the fixture below)
+from tests.test_bad_files import *  # noqa: F403 (collected again under the fixture below)
+from tests.test_bad_input import *  # noqa: F403
 from tests.test_readers import *  # noqa: F403
 
 
