@@ -43,8 +43,10 @@ def wait(context):
 def sleeper():
     wait()
 
-sleeper.execute_in_process(instance=dg.DagsterInstance.get())
+tags = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+sleeper.execute_in_process(instance=dg.DagsterInstance.get(), tags=tags)
 """
+"""A run that waits until killed (argument: its tags as JSON, optional); prints its run id."""
 LIST_DEFINITIONS = """
 import json
 import pipeline.definitions as d

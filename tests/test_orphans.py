@@ -13,23 +13,9 @@ import pytest
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from pipeline.orphans import HOST_TAG, PID_TAG, orphan_reaper_sensor, process_problem, reap_orphans
+from tests.faults import SLEEPER
 
 ROOT = Path(__file__).resolve().parents[1]
-SLEEPER = """
-import json, sys
-import dagster as dg
-
-@dg.op
-def wait(context):
-    print(context.run_id, flush=True)
-    sys.stdin.read()  # "sleeps" until killed
-
-@dg.job
-def sleeper():
-    wait()
-
-sleeper.execute_in_process(instance=dg.DagsterInstance.get(), tags=json.loads(sys.argv[1]))
-"""
 
 
 @pytest.fixture
