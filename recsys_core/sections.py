@@ -127,6 +127,10 @@ class TopNSettings(Params):
     block_size: int | None = Field(None, ge=1)
     """Users ranked at once (None: sized to hold about 4M scores); only speed and memory
     change."""
+    threads: int | None = Field(None, ge=1)
+    """Threads ranking blocks of users at once (None: one per CPU); only speed changes (each
+    block's lists depend on its users alone). Two threads ranked the 25M night's users in
+    ~0.6x the time of one (``docs/benchmarks.md``, "The night against implicit")."""
 
 
 MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]

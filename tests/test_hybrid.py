@@ -258,6 +258,33 @@ def test_every_source_is_in_one_unit(mixed):
     assert (recs.group_by("user_id").agg(pl.col("score").diff().max())["score"] <= 0).all()
 
 
+@pytest.mark.parametrize("weight", [1.0, 0.7])
+def test_one_weighted_component_is_the_blend_without_its_sums(mixed, weight):
+    model, _ = mixed
+    chosen = {**model.chosen_, "weights": {"knn": 0.0, "means": weight}, "cold_item_slots": 0}
+    users = np.arange(model.data.n_users)
+    seen = model.unavailable(users)
+    single = model._single(users, seen, 1, weight)
+    np.testing.assert_array_equal(single, model._blended(users, seen, chosen))  # same bits
+    lists = model.lists_block(users, 15, chosen)
+    comp = lists.source != FALLBACK
+    assert comp.sum() > 100 and set(lists.source[comp].tolist()) == {1}  # "means" is index 1
+    z = zscore_rows(model.components_["means"].score_users(users), seen)
+    warm = np.flatnonzero(model.user_counts_ >= model.chosen_["cold_user_ratings"])
+    for r in warm[:10]:  # a warm user's component rows: the best unseen items by z, ties by id
+        mine = comp & (lists.rows == r)
+        finite = np.flatnonzero(np.isfinite(z[r]))
+        best = finite[np.lexsort((finite, -z[r, finite]))][: mine.sum()]
+        np.testing.assert_array_equal(np.sort(lists.items[mine]), np.sort(best))
+
+
+def test_blocks_ranked_on_threads_give_the_same_lists(mixed):
+    model, recs = mixed
+    for threads, block_size in ((2, 3), (3, 7), (1, 5)):
+        got = model.recommend_explained(15, block_size=block_size, threads=threads)
+        assert got.equals(recs)
+
+
 def test_source_names_the_largest_weighted_z_score(mixed):
     model, recs = mixed
     wz, _ = expected_scores(model, recs)

@@ -10,19 +10,27 @@ from recsys_core.data.split import temporal_split
 from recsys_core.errors import ConfigError, DataError
 from recsys_core.evaluation.similar import evaluate_similar_items, last_item_lists
 from recsys_core.models.ease import EASE
+from recsys_core.models.ials import IALS
 from recsys_core.models.knn import KNNWithMeans
 from recsys_core.models.popularity import Popularity
 from recsys_core.ranking.similar import similar_items, similar_items_problems
 from tests.conftest import random_ratings
 
 
-def oracle(model: EASE, n: int, min_ratings: int) -> pl.DataFrame:
-    """Loop-based reference: positive B entries, then co-rater counts, then popularity, then id."""
+def oracle(model: EASE | IALS, n: int, min_ratings: int) -> pl.DataFrame:
+    """Loop-based reference: positive model entries (EASE's B, or iALS's item-factor dot
+    products), then co-rater counts, then popularity, then id."""
     data = model.data
     x = (data.user_items != 0).astype(np.float64).toarray()
     counts, co = x.sum(0), x.T @ x
     b = np.full((data.n_items, data.n_items), np.nan)
-    b[np.ix_(model.items_, model.items_)] = model.B_
+    if isinstance(model, IALS):
+        q = model.item_factors_.astype(np.float64)
+        b = np.array([[float(q[i] @ q[j]) for j in range(data.n_items)] for i in range(len(q))])
+        source = "ials"
+    else:
+        b[np.ix_(model.items_, model.items_)] = model.B_
+        source = "ease"
     rows = []
     for i in range(data.n_items):
         model_part = []
@@ -33,8 +41,8 @@ def oracle(model: EASE, n: int, min_ratings: int) -> pl.DataFrame:
         fill = sorted(others, key=lambda j: (-co[i, j], -counts[j], j))
         fill = fill[: min(n, data.n_items - 1) - len(model_part)]
         for r, j in enumerate(model_part + fill, start=1):
-            src = "ease" if j in model_part else "co_raters"
-            score = float(np.float64(b[i, j])) if src == "ease" else co[i, j]
+            src = source if j in model_part else "co_raters"
+            score = float(np.float64(b[i, j])) if src == source else co[i, j]
             rows.append((i, r, j, score, src))
     ids = data.items.ids.to_list()
     return pl.DataFrame(
@@ -55,6 +63,20 @@ def test_ease_similar_items_match_oracle(n, min_ratings, reg):
         == want.select("item_id", "rank", "similar_item_id", "source").rows()
     )
     np.testing.assert_allclose(got["score"].to_numpy(), want["score"].to_numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize(("n", "min_ratings", "reg"), [(5, 5, 0.1), (10, 12, 1.0), (3, 0, 10.0)])
+def test_ials_similar_items_match_oracle(n, min_ratings, reg):
+    ratings = random_ratings(n_users=40, n_items=25, density=0.3, seed=4)
+    model = IALS(n_factors=4, reg=reg, n_epochs=3).fit(ratings)
+    got = similar_items(model, n=n, min_ratings=min_ratings, block_size=7, threads=2)
+    want = oracle(model, n, min_ratings)
+    assert set(got["source"]) <= {"ials", "co_raters"} and "ials" in set(got["source"])
+    assert (
+        got.select("item_id", "rank", "similar_item_id", "source").rows()
+        == want.select("item_id", "rank", "similar_item_id", "source").rows()
+    )
+    np.testing.assert_allclose(got["score"].to_numpy(), want["score"].to_numpy(), rtol=1e-9)
 
 
 @pytest.mark.parametrize("dense_co", [-1.0, 2.0])  # every block dense, every block sparse
@@ -134,9 +156,9 @@ def test_tiny_catalogue_gets_all_other_items():
 
 
 def test_refuses_a_model_without_item_item_scores(ratings):
-    with pytest.raises(ConfigError, match="EASE or item-based KNN"):
+    with pytest.raises(ConfigError, match="EASE, item-based KNN or iALS"):
         similar_items(Popularity().fit(ratings))
-    with pytest.raises(ConfigError, match="EASE or item-based KNN"):
+    with pytest.raises(ConfigError, match="EASE, item-based KNN or iALS"):
         similar_items(KNNWithMeans(sim_options={"user_based": True}).fit(ratings))
 
 

@@ -71,7 +71,8 @@ def _bucket_op(bucket: int) -> dg.OpDefinition:
         s, hybrid = settings.effective, ruled(hybrid_model, business_rules)
         users = bucket_members(hybrid.data.users.ids, bucket, BUCKETS)
         context.log.debug("bucket %d of %d: %d users", bucket, BUCKETS, users.len())
-        return hybrid.recommend_explained(n=s.topn.n, users=users, block_size=s.topn.block_size)
+        t = s.topn
+        return hybrid.recommend_explained(t.n, users, block_size=t.block_size, threads=t.threads)
 
     return _rank
 

@@ -1,8 +1,8 @@
 """Similar items: per item, the N most similar other items, published beside the lists.
 
 The scores come from the strongest item-item model the night has: EASE's learned item-item
-weights when the hybrid kept EASE (else an EASE fitted for the table), or item-KNN's
-similarities when that is the kept component; items with too few ratings get the
+weights when the hybrid kept EASE, item-KNN's similarities when that is kept, iALS's item-factor
+dot products when iALS is, else an EASE fitted for the table; items with too few ratings get the
 popularity-within-co-raters fallback (:mod:`recsys_core.ranking.similar`). Items the business
 rules exclude for everyone (``rules/exclude_items.csv``) are never listed as a similar item.
 """
@@ -18,7 +18,7 @@ from recsys_core.evaluation.similar import evaluate_similar_items
 from recsys_core.params import as_dict
 from recsys_core.ranking.removed import excluded_item_ids
 from recsys_core.ranking.rules import rules_from_frame
-from recsys_core.ranking.similar import item_model_source, similar_items_problems
+from recsys_core.ranking.similar import SOURCES, item_model_source, similar_items_problems
 from recsys_core.ranking.similar import similar_items as similar_table
 from recsys_core.report.sections import LAST_ITEM
 from recsys_core.settings import Settings
@@ -28,16 +28,19 @@ COLUMNS = {
     "item_id": "The item the row is about.",
     "rank": "1..N, most similar first.",
     "similar_item_id": "A similar item (never the item itself).",
-    "score": "EASE's item-item weight (or item-KNN's similarity); co-rater counts for fallback.",
-    "source": "ease, item_knn, or co_raters (fallback for items with few ratings).",
+    "score": "EASE's item-item weight (item-KNN's similarity, iALS's item-factor dot product); "
+    "co-rater counts for the fallback.",
+    "source": "ease, item_knn, ials, or co_raters (fallback for items with few ratings).",
 }
 
 
 def item_model(hybrid: Hybrid, ratings: pl.DataFrame, settings: Settings) -> Recommender:
-    """The hybrid's kept EASE or item-KNN, else an EASE fitted on ``ratings`` for the table."""
-    for model in hybrid.components_.values():
-        if item_model_source(model) is not None:
-            return model
+    """The hybrid's kept EASE, item-KNN or iALS (in that order, :data:`SOURCES`), else an EASE
+    fitted on ``ratings`` for the table."""
+    kept = {item_model_source(m): m for m in reversed(hybrid.components_.values())}
+    for source in SOURCES:
+        if source in kept:
+            return kept[source]
     return EASE(**as_dict(settings.models.ease)).fit(ratings)
 
 

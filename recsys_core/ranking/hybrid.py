@@ -48,7 +48,7 @@ from recsys_core.ranking.choice import (
 )
 from recsys_core.ranking.params import BlendParams
 from recsys_core.ranking.ranker import FALLBACK, BlockLists, rank_block
-from recsys_core.ranking.topn import SCORE_BUDGET, TopN, auto_block_size, user_blocks
+from recsys_core.ranking.topn import SCORE_BUDGET, TopN, auto_block_size, map_blocks
 
 __all__ = [
     "BlendParams",
@@ -201,17 +201,23 @@ class Hybrid(Recommender):
         """Top-``n`` of a block of user indices with the chosen (or given) settings."""
         chosen = chosen or self.chosen_
         seen = self.unavailable(users)
-        top = np.full(seen.shape, -np.inf)
-        source = np.zeros(seen.shape, dtype=np.int16)
-        better = np.empty(seen.shape, dtype=bool)
+        weights = [chosen["weights"].get(name, 0.0) for name in self.components_]
+        live = [c for c, w in enumerate(weights) if w > 0]
+        if len(live) == 1:  # one component: its z-scores, every row its source
+            blended = self._single(users, seen, live[0], weights[live[0]])
+            source_of = lambda rows, items: np.full(len(rows), live[0], dtype=np.int64)  # noqa: E731
+        else:
+            top, better = np.full(seen.shape, -np.inf), np.empty(seen.shape, dtype=bool)
+            source = np.zeros(seen.shape, dtype=np.int16)
 
-        def keep_top(c: int, ok: np.ndarray, wz: np.ndarray) -> None:
-            np.greater(wz, top, out=better)
-            np.logical_and(better, ok, out=better)  # ties: the earlier component (name order)
-            np.copyto(top, wz, where=better)
-            source[better] = c
+            def keep_top(c: int, ok: np.ndarray, wz: np.ndarray) -> None:
+                np.greater(wz, top, out=better)
+                np.logical_and(better, ok, out=better)  # ties: the earlier component (name order)
+                np.copyto(top, wz, where=better)
+                source[better] = c
 
-        blended = self._blended(users, seen, chosen, keep_top)
+            blended = self._blended(users, seen, chosen, keep_top)
+            source_of = lambda rows, items: source[rows, items].astype(np.int64)  # noqa: E731
         cold_users = self.user_counts_[users] < chosen["cold_user_ratings"]
         cold_items = self.item_counts_ < self.params.cold_item_ratings
 
@@ -221,7 +227,7 @@ class Hybrid(Recommender):
 
         return rank_block(
             blended,
-            lambda rows, items: source[rows, items].astype(np.int64),
+            source_of,
             fallback,
             seen,
             cold_users,
@@ -245,18 +251,29 @@ class Hybrid(Recommender):
         )
         return blend_into(zs, weights, seen.shape, on_scored)
 
+    def _single(self, users: np.ndarray, seen: np.ndarray, c: int, w: float) -> np.ndarray:
+        """:meth:`_blended` of a block when only component ``c`` has a weight (``w``): the same
+        bits (``w z / w``, NaN where it cannot score) without the blend's sums and masks."""
+        z, ok = zscore_scored(list(self.components_.values())[c].score_users(users), seen)
+        if w != 1:
+            np.divide(np.multiply(z, w, out=z), w, out=z)
+        np.copyto(z, np.nan, where=~ok)
+        return z
+
     def _topn(self, users: np.ndarray, n: int, block_size: int | None) -> TopN:
         return self._lists(users, n, block_size)[0]
 
-    def _lists(self, idx: np.ndarray, n: int, block_size: int | None) -> tuple[TopN, np.ndarray]:
-        data = self.data
-        parts = []
-        size = block_size or auto_block_size(data.n_items, HYBRID_BUDGET)
+    def _lists(
+        self, idx: np.ndarray, n: int, block_size: int | None, threads: int | None = None
+    ) -> tuple[TopN, np.ndarray]:
+        size = block_size or auto_block_size(self.data.n_items, HYBRID_BUDGET)
         progress = Progress(len(idx), "users ranked")
-        for block in user_blocks(idx, size):
+
+        def one(block: np.ndarray) -> tuple:
             lists = self.lists_block(block, n)
-            parts.append((block[lists.rows], lists.ranks, lists.items, lists.scores, lists.source))
-            progress.update(progress.done + len(block))
+            return block[lists.rows], lists.ranks, lists.items, lists.scores, lists.source
+
+        parts = map_blocks(one, idx, size, threads, progress.update)
         sources = [p[4] for p in parts]
         src = np.concatenate(sources) if sources else np.empty(0, dtype=np.int64)
         return TopN.concat([p[:4] for p in parts]), src
@@ -266,10 +283,15 @@ class Hybrid(Recommender):
         return self._blended(users, self.unavailable(users), self.chosen_)
 
     def recommend_explained(
-        self, n: int = 10, users: pl.Series | list | None = None, block_size: int | None = None
+        self,
+        n: int = 10,
+        users: pl.Series | list | None = None,
+        block_size: int | None = None,
+        threads: int | None = None,
     ) -> pl.DataFrame:
-        """``user_id, rank, item_id, score, source, explanation`` (see the class docstring)."""
-        top, src = self._lists(self.known_users(users), n, block_size)
+        """``user_id, rank, item_id, score, source, explanation`` (see the class docstring);
+        blocks of users are ranked on ``threads`` threads (None: one per CPU), same result."""
+        top, src = self._lists(self.known_users(users), n, block_size, threads)
         recs = self.to_frame(top)
         names = np.array([*self.source_names, "popularity"])
         recs = recs.with_columns(pl.Series("source", names[np.where(src == FALLBACK, -1, src)]))

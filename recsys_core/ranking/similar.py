@@ -10,6 +10,12 @@ Sources, in order of preference (the pipeline passes the strongest one the night
   (:mod:`recsys_core.models.knn`, ``sim_options={"user_based": False}``): the support-shrunk
   similarity ``sim(i, j) * freq_ij / (freq_ij + lambda)``, a co-rating *statistic* of each pair
   on its own. Used when EASE was not fitted.
+- ``ials``: ``q_i . q_j``, the dot product of iALS's item factors (:class:`recsys_core.models.
+  ials.IALS`): how much a user whose taste is ``q_i`` would score j. The dot product, not the
+  cosine: it keeps the factors' popularity (their norms), and on "because you last watched"
+  (:mod:`recsys_core.evaluation.similar`) it scored above both the cosine and EASE's rows
+  (``docs/benchmarks.md``, "Similar items from iALS"). Used when iALS is the night's model;
+  it costs one ``b x factors`` by ``factors x n_items`` product per block, no fit.
 - ``co_raters`` (fallback): the items most often rated by the users who rated i
   (``c_ij = |U_i ∩ U_j|``, the score), ties by overall popularity ``|U_j|``, then smaller id.
 
@@ -34,24 +40,13 @@ import polars as pl
 
 from recsys_core.errors import ConfigError
 from recsys_core.models.base import Recommender
-from recsys_core.ranking.topn import auto_block_size, top_k_rows, user_blocks
+from recsys_core.ranking.similar_sources import item_model_source, model_rows
+from recsys_core.ranking.topn import auto_block_size, map_blocks, top_k_rows
 
 __all__ = ["SOURCES", "item_model_source", "similar_items", "similar_items_problems"]
 
-SOURCES = ("ease", "item_knn", "co_raters")
+SOURCES = ("ease", "item_knn", "ials", "co_raters")
 COLUMNS = ("item_id", "rank", "similar_item_id", "score", "source")
-
-
-def item_model_source(model: Recommender) -> str | None:
-    """``"ease"`` or ``"item_knn"`` when ``model`` carries item-item scores, else None."""
-    from recsys_core.models.ease import EASE
-    from recsys_core.models.knn import KNNBase
-
-    if isinstance(model, EASE):
-        return "ease"
-    if isinstance(model, KNNBase) and not model.params.sim_options.user_based:
-        return "item_knn"
-    return None
 
 
 def similar_items(
@@ -61,17 +56,20 @@ def similar_items(
     *,
     block_size: int | None = None,
     exclude: np.ndarray | None = None,
+    threads: int | None = None,
 ) -> pl.DataFrame:
     """``item_id, rank, similar_item_id, score, source`` for every training item of ``model``.
 
-    ``model`` is a fitted EASE or item-based KNN (see the module docstring for the sources and
-    the fallback); ``exclude``: a bool per item index of items never listed as similar;
-    ``block_size`` (items per block) only changes speed and memory.
+    ``model`` is a fitted EASE, item-based KNN or iALS (see the module docstring for the sources
+    and the fallback); ``exclude``: a bool per item index of items never listed as similar;
+    ``block_size`` (items per block) and ``threads`` (None: one per CPU) only change speed and
+    memory.
     """
     source = item_model_source(model)
     if source is None:
         raise ConfigError(
-            f"similar_items needs a fitted EASE or item-based KNN model, got {type(model).__name__}"
+            f"similar_items needs a fitted EASE, item-based KNN or iALS model, got "
+            f"{type(model).__name__}"
         )
     if n < 1 or min_ratings < 0:
         raise ConfigError(
@@ -86,49 +84,20 @@ def similar_items(
     if exclude is not None:
         by_count = by_count[~exclude[by_count]]
     popular = by_count[: 2 * n + 1]  # the most rated listable items: see _co_raters
-    rows_of = _ease_rows(model) if source == "ease" else _knn_rows(model)
-    parts = []
-    items = np.arange(n_items, dtype=np.int64)
-    for block in user_blocks(items, block_size or auto_block_size(n_items)):
+    rows_of = model_rows(model)
+
+    def one(block: np.ndarray) -> tuple:
         live, scores = rows_of(block, counts[block] >= min_ratings)
         if exclude is not None:
             scores[:, exclude] = np.nan
-        model_rows = _model_rows(block, live, scores, n)
-        parts.append(
-            _block_rows(block, model_rows, item_users, binary, counts, popular, n, source, exclude)
+        model_rows_ = _model_rows(block, live, scores, n)
+        return _block_rows(
+            block, model_rows_, item_users, binary, counts, popular, n, source, exclude
         )
+
+    items = np.arange(n_items, dtype=np.int64)
+    parts = map_blocks(one, items, block_size or auto_block_size(n_items), threads)
     return _frame(data.items, parts)
-
-
-def _ease_rows(model):
-    """Rows of ``B`` (full catalogue width) for the block's items inside ``items_``."""
-    n_items = model.data.n_items
-    pos = np.full(n_items, -1, dtype=np.int64)
-    pos[model.items_] = np.arange(len(model.items_))
-
-    def rows(block: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        live = np.flatnonzero(allowed & (pos[block] >= 0))
-        out = np.full((len(live), n_items), np.nan)
-        out[:, model.items_] = model.B_[pos[block[live]]]
-        return live, out
-
-    return rows
-
-
-def _knn_rows(model):
-    """Rows of the KNN's ranking neighbourhoods for the block's items that have any (absent
-    entries are NaN)."""
-    rank = model.rank_.tocsr()
-
-    def rows(block: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        live = np.flatnonzero(allowed & (np.diff(rank.indptr)[block] > 0))
-        sub = rank[block[live]]
-        out = np.full(sub.shape, np.nan)
-        r = np.repeat(np.arange(sub.shape[0]), np.diff(sub.indptr))
-        out[r, sub.indices] = sub.data
-        return live, out
-
-    return rows
 
 
 def _model_rows(block, live, scores, n):
