@@ -28,7 +28,12 @@ def executor_for(cfg: ExecutionSettings) -> dg.ExecutorDefinition:
         return dg.in_process_executor
     if cfg.executor == "multiprocess":
         workers = cfg.max_concurrent or os.cpu_count() or 1
-        return dg.multiprocess_executor.configured({"max_concurrent": workers})
+        return dg.multiprocess_executor.configured(
+            {
+                "max_concurrent": workers,
+                "start_method": {"forkserver": {"preload_modules": ["pipeline.definitions"]}},
+            }
+        )
     if cfg.executor == "dask":
         return dask_executor(cfg.dask)
     try:
