@@ -213,6 +213,31 @@ def test_cold_start_settings_move_only_when_they_improve(planted):
     assert best["cold_item_slots"] == 1  # no cold items: every slot setting ties, first kept
 
 
+@pytest.mark.parametrize("cold_first", [True, False])
+def test_the_search_order_of_cold_start_settings_and_weights(planted, cold_first):
+    relevant = planted[2]
+    half = np.arange(relevant.shape[1]) % 2 == 0  # a blend of the two halves helps
+    scorers = {"a": Fixed((relevant & half[None, :]) + 0.1 * noise(planted, 3)),
+               "b": Fixed((relevant & ~half[None, :]) + 0.1 * noise(planted, 4))}  # fmt: skip
+    data, split, _ = planted
+    valid = ValidationSet.build(split.train, split.test, threshold=4.0, data=data)
+    first = {"cold_user_ratings": 20, "cold_item_slots": 0}  # the fallback: relevant items last
+    best, table = tune(scorers, Fixed(-relevant.astype(float)), valid, first, k=10,
+                       cold_item_ratings=0, cold_first=cold_first)  # fmt: skip
+    stages = table["stage"].to_list()
+    adds = table.filter(pl.col("stage") == "add")
+    colds = table.filter(pl.col("stage") == "cold_user_ratings")
+    assert best["cold_user_ratings"] < 20 and best["weights"]["a"] * best["weights"]["b"] > 0
+    if cold_first:  # the weights are searched at the improved cold-start setting
+        assert stages.index("add") > len(stages) - 1 - stages[::-1].index("cold_item_slots")
+        assert (adds["cold_user_ratings"] == best["cold_user_ratings"]).all()
+        assert (colds["w_b"] == 0).all()
+    else:  # the weights at the first setting, then the cold-start steps with the blend
+        assert stages.index("cold_user_ratings") > len(stages) - 1 - stages[::-1].index("add")
+        assert (adds["cold_user_ratings"] == 20).all()
+        assert ((colds["w_a"] > 0) & (colds["w_b"] > 0)).all()
+
+
 def test_a_tuned_hybrid_saves_and_loads_its_kept_components(tmp_path):
     frame = random_ratings(n_users=50, n_items=60, density=0.3, seed=12)
     model = Hybrid(components=SMALL, grids=GRIDS, tune_users=30, budget_seconds=1e6).fit(frame)

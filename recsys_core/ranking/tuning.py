@@ -25,6 +25,9 @@ of step 0.1 over 4 components is 286 points, over 5 it is 1001):
 The cold-start settings come before the weights because they move NDCG more than the weights
 do (reserving a slot for a cold item: -0.009 on ML-100k's validation), so a blend judged at the
 first settings can lose to a single component that the final settings would have let it beat.
+Cross-validating the whole night on training data only (``benchmarks/defaults_cv.py``: ML-100k's
+protocol train part and two synthetic sets) found the two orders tied (mean relative NDCG@10
+within 0.0005), so the order stays (``docs/benchmarks.md``, "iALS factors and sweeps").
 
 So the chosen blend is never worse on validation than its best single component, and a
 component that does not help gets weight 0. Only training ratings are ever used; the caller
@@ -78,6 +81,7 @@ def tune(
     *,
     k: int,
     cold_item_ratings: int,
+    cold_first: bool = True,
 ) -> tuple[dict, pl.DataFrame]:
     """The best setting ``{"weights", "cold_user_ratings", "cold_item_slots"}`` (every
     component named, weight 0 when left out) and the table of every trial (``stage``,
@@ -86,7 +90,9 @@ def tune(
     ``components`` and ``fallback`` are fitted on ``validation.data`` (inner-train), whose
     scored users and validation ratings judge each setting (relevant = rating >= its
     ``threshold``); ``first`` gives the first ``cold_user_ratings`` and ``cold_item_slots``
-    (the configured or last night's).
+    (the configured or last night's). ``cold_first=False`` swaps steps 2 and 3 (the weights
+    at the first cold-start settings, then the cold-start steps with the blend: the earlier
+    order, kept so that ``benchmarks/defaults_cv.py`` can compare the two).
     """
     names = sorted(components)
     data, users, truth = validation.data, validation.users, validation.truth
@@ -124,21 +130,29 @@ def tune(
         trials.append({"stage": stage, **setting, "weights": weights, "ndcg": score})
         return score
 
-    best = {key: first[key] for key in ("cold_user_ratings", "cold_item_slots")}
+    best: dict[str, Any] = {key: first[key] for key in ("cold_user_ratings", "cold_item_slots")}
     singles = {name: trial("single", {**best, "weights": {name: 1.0}}) for name in names}
     order = sorted(names, key=lambda n: -singles[n])  # stable: ties in name order
     best["weights"], score = {order[0]: 1.0}, singles[order[0]]
-    for key, values in (
-        ("cold_user_ratings", COLD_USER_RATINGS),
-        ("cold_item_slots", COLD_ITEM_SLOTS),
-    ):
-        for value in dict.fromkeys(values):
-            if value != best[key] and (s := trial(key, {**best, key: value})) > score:
-                best, score = {**best, key: value}, s
-    weights, score = _add_components(
-        order, best["weights"], score, lambda w: trial("add", {**best, "weights": w})
-    )
-    best["weights"] = weights
+
+    def cold_steps(best: dict[str, Any], score: float) -> tuple[dict[str, Any], float]:
+        for key, values in (
+            ("cold_user_ratings", COLD_USER_RATINGS),
+            ("cold_item_slots", COLD_ITEM_SLOTS),
+        ):
+            for value in dict.fromkeys(values):
+                if value != best[key] and (s := trial(key, {**best, key: value})) > score:
+                    best, score = {**best, key: value}, s
+        return best, score
+
+    def add(best: dict[str, Any], score: float) -> tuple[dict[str, Any], float]:
+        weights, score = _add_components(
+            order, best["weights"], score, lambda w: trial("add", {**best, "weights": w})
+        )
+        return {**best, "weights": weights}, score
+
+    for step in (cold_steps, add) if cold_first else (add, cold_steps):
+        best, score = step(best, score)
     if sum(w > 0 for w in best["weights"].values()) > 1:
         for name in names:
             alone = {**best, "weights": {name: 1.0}}
