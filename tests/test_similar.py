@@ -266,3 +266,26 @@ def test_items_outside_ease_max_items_get_the_fallback(ratings):
     inside = table.filter(~pl.col("item_id").is_in(outside_ids.implode()))
     ease_rows = inside.filter(pl.col("source") == "ease")
     assert not ease_rows["similar_item_id"].is_in(outside_ids.implode()).any()
+
+
+def test_evaluation_on_a_seeded_user_sample():
+    ratings = random_ratings(n_users=60, n_items=30, density=0.3, seed=8)
+    ratings = ratings.with_columns(pl.int_range(pl.len()).alias("timestamp"))
+    split = temporal_split(ratings, 2)
+    model = EASE(reg=5.0).fit(split.train)
+    table = similar_items(model, n=5, min_ratings=0)
+    whole = evaluate_similar_items(table, split.train, split.test, 5, 1.0)
+    assert whole["n_users"] > 10 and whole["similar"]["ndcg"] > 0
+    same = evaluate_similar_items(table, split.train, split.test, 5, 1.0, max_users=1000)
+    assert same == whole
+    pop = Popularity().fit(split.train)
+    given = evaluate_similar_items(table, split.train, split.test, 5, 1.0, popularity=pop)
+    assert given == whole
+    a = evaluate_similar_items(table, split.train, split.test, 5, 1.0, max_users=8)
+    b = evaluate_similar_items(table, split.train, split.test, 5, 1.0, max_users=8)
+    assert a["n_users"] == 8 and a == b
+    others = [
+        evaluate_similar_items(table, split.train, split.test, 5, 1.0, max_users=8, random_state=s)
+        for s in range(1, 6)
+    ]
+    assert any(o["similar"] != a["similar"] for o in others)  # another sample, other users

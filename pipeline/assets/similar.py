@@ -100,20 +100,25 @@ def similar_items_contract(
     kinds={"polars"},
     code_version="1",
     description="The similar items of each test user's last rated training item, as a top-k "
-    "list scored on the test split (NDCG@k), beside popularity's list for the same users.",
+    "list scored on the test split (NDCG@k), beside popularity's list for the same users "
+    "(a seeded sample of at most evaluation.max_users test users).",
 )
 def similar_items_metrics(
     settings: RecsysSettings,
     hybrid_train_model: Hybrid,
+    popularity_train_model: Recommender,
     train_ratings: pl.DataFrame,
     test_ratings: pl.DataFrame,
 ) -> dg.Output:
     s = settings.effective
     model = item_model(hybrid_train_model, train_ratings, s)
     table = similar_table(model, s.similar.n, s.similar.min_ratings)
-    k, t = s.evaluation.k, s.evaluation.threshold
-    found = evaluate_similar_items(table, train_ratings, test_ratings, k, t, exclude_seen=True)
-    rows = [(name, metric, k, LAST_ITEM, float(value))
+    ev = s.evaluation
+    found = evaluate_similar_items(table, train_ratings, test_ratings, ev.k, ev.threshold,
+                                   exclude_seen=True, max_users=ev.max_users,
+                                   random_state=s.split.random_state,
+                                   popularity=popularity_train_model)  # fmt: skip
+    rows = [(name, metric, ev.k, LAST_ITEM, float(value))
             for name, key in (("similar_items", "similar"), ("popularity", "popularity"))
             for metric, value in found[key].items()]  # fmt: skip
     frame = pl.DataFrame(rows, schema=["model", "metric", "k", "segment", "value"], orient="row")

@@ -60,18 +60,17 @@ DEFAULT_GRIDS: dict[str, dict[str, Any]] = {
 }
 """Small grids per model class name.
 
-EASE: one knob, on a log4 scale around the ML-100k optimum (200-400): the best ``reg`` grows
-with the data (roughly x2 from ML-100k to ML-1M, x32 on the synthetic 1M set), so the climb
-steps past the grid's edge by x4 when needed. Validation NDCG@10 is flat within x2 of the
-optimum, so x4 steps lose nothing measurable on validation and reach a far optimum in fewer
-fits (``docs/benchmarks.md``, "EASE's grid in steps of 4"). iALS: ``reg`` on a log2 scale around the ML-100k optimum
-(warm-started fits along the path, :meth:`recsys_core.models.ials.IALS.fitter`); ``n_factors``
-stays as configured (climbing it nightly tied with a fixed 32 when cross-validated on training
-data, at ~1.35x the cost: ``docs/benchmarks.md``, "iALS factors and sweeps"); ``alpha`` and
-``low_weight`` stay at their defaults (``reg`` tracks ``alpha``). The measurements that chose
-the centres are in each model's docstring. Item-KNN (neighbours) and PureSVD (rank): around
-their defaults, for when the hybrid offers them as candidates. Popularity has no grid (fitted as
-configured)."""
+EASE: one knob, on a log4 scale around the ML-100k optimum (200-400): the best ``reg`` grows with
+the data (roughly x2 from ML-100k to ML-1M, x32 on the synthetic 1M set), so the climb steps past
+the grid's edge by x4 when needed. Validation NDCG@10 is flat within x2 of the optimum, so x4 steps
+lose nothing measurable on validation and reach a far optimum in fewer fits (``docs/benchmarks.md``,
+"EASE's grid in steps of 4"). iALS: ``reg`` on a log2 scale around the ML-100k optimum (warm-started
+fits along the path, :meth:`recsys_core.models.ials.IALS.fitter`); ``n_factors`` stays as configured
+(climbing it nightly tied with a fixed 32 when cross-validated on training data, at ~1.35x the cost:
+``docs/benchmarks.md``, "iALS factors and sweeps"); ``alpha`` and ``low_weight`` stay at their
+defaults (``reg`` tracks ``alpha``). The measurements that chose the centres are in each model's
+docstring. Item-KNN (neighbours) and PureSVD (rank): around their defaults, for when the hybrid
+offers them as candidates. Popularity has no grid (fitted as configured)."""
 
 log = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ import polars as pl
 
 from recsys_core.errors import DataError
 from recsys_core.evaluation.metrics import THRESHOLD, K, ranking_metrics
+from recsys_core.models.base import Recommender
 from recsys_core.models.popularity import Popularity
 
 __all__ = ["evaluate_similar_items", "last_item_lists"]
@@ -62,15 +63,22 @@ def evaluate_similar_items(
     threshold: float = THRESHOLD,
     *,
     exclude_seen: bool = False,
+    max_users: int | None = None,
+    random_state: int = 0,
+    popularity: Recommender | None = None,
 ) -> dict[str, dict[str, float] | int]:
     """``{"similar": metrics, "popularity": metrics, "n_users": int}`` for the test users with
-    training history (see the module docstring)."""
+    training history (see the module docstring), or a seeded sample (``random_state``) of at
+    most ``max_users`` of them (the evaluation's user sample: the lists and metrics then cost
+    what the sample costs). ``popularity``: the popularity model fitted on ``train``, if the
+    caller has one (else it is fitted here)."""
     users = test.join(train.select("user_id").unique(), on="user_id", how="semi")
     users = users.get_column("user_id").unique().sort()
-    lists = last_item_lists(
-        table, train.filter(pl.col("user_id").is_in(users.implode())), k, exclude_seen=exclude_seen
-    )
-    popular = Popularity().fit(train).recommend(k, users)
+    if max_users is not None and users.len() > max_users:
+        users = users.sample(max_users, seed=random_state).sort()
+    mine = train.filter(pl.col("user_id").is_in(users.implode()))
+    lists = last_item_lists(table, mine, k, exclude_seen=exclude_seen)
+    popular = (popularity or Popularity().fit(train)).recommend(k, users)
     scored = test.filter(pl.col("user_id").is_in(users.implode()))
     return {
         "similar": ranking_metrics(lists, scored, k, threshold),
