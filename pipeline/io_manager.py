@@ -33,6 +33,7 @@ from upath import UPath
 
 from pipeline.metadata import described_columns
 from pipeline.resources import root_uri
+from recsys_core.memory import release_free_memory
 from recsys_core.models.base import Recommender
 from recsys_core.publish.files import atomic_write
 
@@ -132,6 +133,7 @@ class RecsysIOManager(dg.UPathIOManager):
         if isinstance(obj, pl.DataFrame):  # the asset's ``columns`` describe its schema
             metadata |= described_columns(obj, context.definition_metadata)
         context.add_output_metadata(metadata)
+        release_free_memory()  # the step is done with its arrays: the next one starts lean
 
     def load_input(self, context: dg.InputContext) -> Any:
         for suffix in KINDS:

@@ -33,3 +33,19 @@ def require_memory(nbytes: float, setting: str, fix: str) -> None:
             f"{setting} needs about {nbytes / GIB:.1f} GiB but {available / GIB:.1f} GiB is "
             f"available; {fix}"
         )
+
+
+def release_free_memory() -> None:
+    """Hand memory the process freed back to the operating system (glibc's ``malloc_trim``).
+
+    A long run in one process (the in-process executor) frees each step's arrays, but glibc
+    keeps freed heap pages mapped for reuse, so the resident size after a large step stays near
+    its peak and adds to the next step's. Trimming between steps returns them; elsewhere
+    (another C library, another OS) this does nothing.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass

@@ -19,9 +19,15 @@ EXPECTED_EDGES = {
     "test_ratings": {"ratings"},
     "popularity_model": {"ratings"},
     "hybrid_tuning": {"train_ratings"},
+    "tuned_hybrid": {"train_ratings"},
     "model_tuning": {"train_ratings"},
     "hybrid_model": {"hybrid_tuning", "hybrid_train_model", "popularity_model", "ratings"},
-    "hybrid_train_model": {"hybrid_tuning", "popularity_train_model", "train_ratings"},
+    "hybrid_train_model": {
+        "hybrid_tuning",
+        "popularity_train_model",
+        "train_ratings",
+        "tuned_hybrid",
+    },
     "hybrid_metrics": {"hybrid_train_model", "train_ratings", "test_ratings"},
     "rating_blend_metrics": {"rating_blend_train_model", "train_ratings", "test_ratings"},
     "evaluation": {

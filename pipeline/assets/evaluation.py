@@ -37,7 +37,9 @@ TRAIN_MODELS = [
 ]
 HYBRID_TRAIN_MODEL = hybrid_asset(
     "hybrid_train_model", "train_ratings", "popularity_train_model", "hybrid_tuning",
-    "Fitted on the training split.",
+    "Fitted on the training split; iALS starts from the factors the choice fitted on its "
+    "validation split's training part (tuned_hybrid) and runs a third of its sweeps.",
+    start="tuned_hybrid",
 )  # fmt: skip
 
 

@@ -2,6 +2,8 @@
 on a validation split carved from the training split), the published hybrid fitted with it on
 all ratings, and the baselines the evaluation compares with."""
 
+from collections.abc import Iterator
+
 import dagster as dg
 import polars as pl
 
@@ -12,7 +14,7 @@ from recsys_core import SVD, Hybrid, Popularity, Recommender
 from recsys_core.evaluation.sample import sample_users
 from recsys_core.models.rating_blend import RatingBlend
 from recsys_core.params import as_dict
-from recsys_core.ranking.choice import HybridParams, choose_settings, configured, fit_kept
+from recsys_core.ranking.choice import HybridParams, choose, configured, fit_kept
 from recsys_core.settings import HYBRID_COMPONENTS, Settings, hybrid_params
 
 GROUP = "models"
@@ -86,37 +88,54 @@ def evaluated_ratings(name: str, train: pl.DataFrame, settings: Settings) -> pl.
 POPULARITY = fitted_model("popularity", "model", "ratings", "Fitted on all validated ratings.")
 
 
-@dg.asset(
+@dg.multi_asset(
+    outs={
+        "hybrid_tuning": dg.AssetOut(
+            group_name=GROUP,
+            owners=OWNERS,
+            kinds={"polars"},
+            code_version="7",
+            description="The night's choice, made once on a validation split carved from "
+            "train_ratings (never the test split): each candidate component's key "
+            "hyperparameters (a short climb from last night's choice, within "
+            "hybrid.budget_seconds), then the blend weights and cold-start settings; a component "
+            "is kept only if it helps on validation. Both hybrids use it: the evaluated one "
+            "fitted on train_ratings, the published one on all ratings.",
+        ),
+        "tuned_hybrid": dg.AssetOut(
+            group_name=GROUP,
+            owners=OWNERS,
+            kinds={"numpy"},
+            code_version="1",
+            description="The kept components as the choice fitted them, on the validation "
+            "split's training part (popularity as the fallback): the evaluated hybrid's iALS "
+            "starts from their factors. With hybrid.tune off, a 'skipped' record.",
+        ),
+    },
     ins={"ratings": dg.AssetIn("train_ratings")},
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds={"polars"},
-    code_version="6",
-    description="The night's choice, made once on a validation split carved from train_ratings "
-    "(never the test split): each candidate component's key hyperparameters (a short climb "
-    "from last night's choice, within hybrid.budget_seconds), then the blend weights and "
-    "cold-start settings; a component is kept only if it helps on validation. Both hybrids use "
-    "it: the evaluated one fitted on train_ratings, the published one on all ratings.",
 )
 def hybrid_tuning(
     context: dg.AssetExecutionContext, settings: RecsysSettings, ratings: pl.DataFrame
-) -> dg.Output:
+) -> Iterator[dg.Output]:
     s = settings.effective
-    params = HybridParams(**hybrid_params(s))
+    spec = hybrid_params(s)
+    params = HybridParams(**spec)
     if not params.tune:
-        return output(configured(params), tuned=False)
+        yield output(configured(params), "hybrid_tuning", tuned=False)
+        yield output({"skipped": "hybrid.tune is off"}, "tuned_hybrid")
+        return
     ev = s.evaluation
-    chosen, trials = choose_settings(
-        params, ratings, k=ev.k, threshold=ev.threshold, warm_start=last_choice(context)
-    )
-    blend = trials.filter(pl.col("component").is_null())
-    return output(chosen, chosen=chosen, trials=trials.height,
-                  validation_ndcg=float(blend["ndcg"].max()))  # fmt: skip
+    made = choose(params, ratings, k=ev.k, threshold=ev.threshold, warm_start=last_choice(context))
+    blend = made.trials.filter(pl.col("component").is_null())
+    yield output(made.chosen, "hybrid_tuning", chosen=made.chosen, trials=made.trials.height,
+                 validation_ndcg=float(blend["ndcg"].max()))  # fmt: skip
+    tuned = Hybrid.assemble(made.components, made.fallback, made.chosen, **spec)
+    yield output(tuned, "tuned_hybrid", components=sorted(made.components))
 
 
 def last_choice(context: dg.AssetExecutionContext) -> dict | None:
     """Last night's choice (the previous materialization's metadata), to warm-start from."""
-    event = context.instance.get_latest_materialization_event(context.asset_key)
+    event = context.instance.get_latest_materialization_event(dg.AssetKey("hybrid_tuning"))
     chosen = event and event.asset_materialization.metadata.get("chosen")
     return None if chosen is None else chosen.value
 
@@ -125,7 +144,8 @@ def hybrid_asset(
     name: str, ratings_asset: str, fallback: str, tuning: str, text: str, start: str | None = None
 ) -> dg.AssetsDefinition:
     """The hybrid with the choice of ``tuning``, fitted on ``ratings_asset`` (warm-started from
-    the components of the hybrid ``start`` where a model can: iALS)."""
+    the components of the hybrid ``start`` where a model can: iALS; ``start`` may hold a
+    'skipped' record instead, then nothing warm-starts)."""
 
     @dg.asset(
         name=name,
@@ -147,10 +167,10 @@ def hybrid_asset(
         chosen: dict,
         ratings: pl.DataFrame,
         fallback: Recommender,
-        **earlier: Hybrid,
+        **earlier: Hybrid | dict,
     ) -> dg.Output:
         spec = hybrid_params(settings.effective)
-        warm = earlier["start"].components_ if earlier else None
+        warm = getattr(earlier.get("start"), "components_", None)  # a skipped record: none
         fitted = fit_kept(HybridParams(**spec), chosen, ratings, start=warm)
         hybrid = Hybrid.assemble(fitted, fallback, chosen, **spec)
         return output(hybrid, components=sorted(fitted), weights=chosen["weights"])

@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -30,7 +31,9 @@ from recsys_core.ranking.tuning import tune, validation_split
 
 __all__ = [
     "DEFAULT_COMPONENTS",
+    "Choice",
     "HybridParams",
+    "choose",
     "choose_settings",
     "component_spec",
     "configured",
@@ -141,6 +144,19 @@ def fit_kept(
     return fitted
 
 
+@dataclass(frozen=True)
+class Choice:
+    """What :func:`choose` returns: the choice and its trials (as :func:`choose_settings`), and
+    the models it fitted to make them: the kept ``components`` with the chosen parameters and
+    the ``fallback``, all on the validation split's training part (a fit on more ratings of
+    the same users and items can start from them: :meth:`recsys_core.models.ials.IALS.fit_from`)."""
+
+    chosen: dict[str, Any]
+    trials: pl.DataFrame
+    components: dict[str, Recommender]
+    fallback: Recommender
+
+
 def choose_settings(
     params: HybridParams,
     ratings: pl.DataFrame,
@@ -151,6 +167,22 @@ def choose_settings(
     warm_start: Mapping[str, Any] | None = None,
     clock: Callable[[], float] = time.perf_counter,
 ) -> tuple[dict[str, Any], pl.DataFrame]:
+    """``(chosen, trials)`` of :func:`choose` (the fitted models dropped)."""
+    made = choose(params, ratings, k=k, threshold=threshold, budget_seconds=budget_seconds,
+                  warm_start=warm_start, clock=clock)  # fmt: skip
+    return made.chosen, made.trials
+
+
+def choose(
+    params: HybridParams,
+    ratings: pl.DataFrame,
+    *,
+    k: int,
+    threshold: float,
+    budget_seconds: float | None = None,
+    warm_start: Mapping[str, Any] | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Choice:
     """The night's setting and its trials, chosen on ``ratings`` (the TRAINING ratings) only.
 
     ``ratings`` are split by :func:`validation_split` and prepared once (a
@@ -166,11 +198,11 @@ def choose_settings(
     choice is the same in any order. Then :func:`~recsys_core.ranking.tuning.tune` chooses the
     kept components, their weights and the cold-start settings (starting from last night's).
 
-    Returns ``chosen`` (JSON-ready: ``{"components": {name: full parameters of each kept
-    component}, "weights": {name: weight, 0 = left out}, "cold_user_ratings",
-    "cold_item_slots"}``) and one trials table: the selection's rows (``component``,
-    ``params``, ``stage`` start/grid/edge, ``ndcg``, ``precision``, ``seconds``) then the blend
-    search's (``stage``, ``w_<name>``, cold-start settings, ``ndcg``).
+    Returns a :class:`Choice`: ``chosen`` (JSON-ready: ``{"components": {name: full parameters
+    of each kept component}, "weights": {name: weight, 0 = left out}, "cold_user_ratings",
+    "cold_item_slots"}``), the fitted models, and one trials table: the selection's rows
+    (``component``, ``params``, ``stage`` start/grid/edge, ``ndcg``, ``precision``, ``seconds``)
+    then the blend search's (``stage``, ``w_<name>``, cold-start settings, ``ndcg``).
     """
     p, warm = params, dict(warm_start or {})
     budget = p.budget_seconds if budget_seconds is None else budget_seconds
@@ -209,7 +241,8 @@ def choose_settings(
     best, table = tune(fitted, fallback, valid, first, k=k, cold_item_ratings=p.cold_item_ratings)
     best["components"] = {name: as_dict(fitted[name].params) for name in kept(best)}
     trials = pl.concat([*tables, table], how="diagonal_relaxed")
-    return {"components": best.pop("components"), **best}, trials
+    chosen = {"components": best.pop("components"), **best}
+    return Choice(chosen, trials, {name: fitted[name] for name in kept(chosen)}, fallback)
 
 
 def _grid_values(params: Mapping[str, Any], grid: Mapping[str, Any]) -> dict[str, Any]:
