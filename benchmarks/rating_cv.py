@@ -163,9 +163,14 @@ DATA: dict[str, Callable[[], pl.DataFrame]] = {
     "ml-100k-train": ml100k_train,
     "synth-250k": lambda: generate_ratings(3_000, 1_800, 250_000, seed=0),
     "synth-1m": lambda: generate_ratings(*SYNTHETIC["synth-1m"], seed=0),
+    "synth-taste": lambda: generate_ratings(
+        3_000, 1_800, 250_000, n_factors=16, taste_selection=4.0, seed=0
+    ),
 }
-"""The data sets; ``synth-1m`` (benchmarks/datasets.py's ML-1M-sized set) is for the cost of
-the finalists at the 1M night's size, not in the default run."""
+"""The data sets. Checks of the finalists, not in the default run: ``synth-1m``
+(benchmarks/datasets.py's ML-1M-sized set: the cost at the 1M night's size) and
+``synth-taste`` (benchmarks/defaults_cv.py's ``synth-dense``: 16 latent factors, and people
+mostly rate what suits them)."""
 
 CHOOSING = ("ml-100k-train", "synth-250k")
 """The data sets whose cross-validated RMSE chooses (the default ``--data``)."""
