@@ -140,4 +140,4 @@ def test_ml100k_rmse_floor():
         pytest.skip("ml-100k not available")
     split = random_split(load("ml-100k"), 0.2, random_state=42)
     blend = RatingBlend().fit(split.train)
-    assert rmse(split.test["rating"].to_numpy(), blend.predict(split.test)) <= 0.899  # 0.8979
+    assert rmse(split.test["rating"].to_numpy(), blend.predict(split.test)) <= 0.899  # 0.8973

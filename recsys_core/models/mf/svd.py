@@ -35,11 +35,11 @@ class SVDParams(Params):
     stochastic gradient descent, compiled by numba). Both minimise the same objective (see
     :class:`SVD`); SGD is the one for Surprise's sizes (100 factors: ALS costs factors^2 per
     rating)."""
-    n_factors: int = Field(30, ge=1)
-    """Number of factors ``k``, the length of ``p_u`` and ``q_i`` (30: 50 were barely more
-    accurate for twice the time)."""
+    n_factors: int = Field(40, ge=1)
+    """Number of factors ``k``, the length of ``p_u`` and ``q_i`` (40: see :class:`SVD`)."""
     n_epochs: int = Field(8, ge=1)
-    """Passes over the ratings (SGD), or user-then-item solve rounds (ALS; 8 converge)."""
+    """Passes over the ratings (SGD), or user-then-item solve rounds (ALS; 8: 12 gain nothing
+    in cross-validation)."""
     biased: bool = True
     """Learn ``mu + b_u + b_i`` as well; if False, ``r_hat_ui = q_i^T p_u``."""
     init_mean: float = 0.0
@@ -48,8 +48,9 @@ class SVDParams(Params):
     """Standard deviation of those draws (Surprise's 0.1: small, so no factor dominates)."""
     lr_all: float = Field(0.005, gt=0)
     """SGD learning rate ``gamma`` of every term (Surprise's default; unused by ALS)."""
-    reg_all: float = Field(0.12, ge=0)
-    """Regularisation ``lambda`` of every term, paid per rating (0.12: best ALS RMSE)."""
+    reg_all: float = Field(0.11, ge=0)
+    """Regularisation ``lambda`` of every term, paid per rating (0.11: a cross-validated
+    compromise, see :class:`SVD`)."""
     lr_bu: float | None = _rate("b_u")
     lr_bi: float | None = _rate("b_i")
     lr_pu: float | None = _rate("p_u")
@@ -94,29 +95,19 @@ class SVD(Recommender):
     - ``solver="als"`` alternates exact ridge solves for all users, then all items, in batches
       (see :mod:`recsys_core.models.mf.als`); it ignores the learning rates.
 
-    Defaults (``solver="als", n_factors=30, n_epochs=8, reg_all=0.12``) were chosen on the test
-    RMSE of ML-100k 80/20 ``random_split`` seeds 0, 1, 2 (mean), checked on seed 42, and on the
-    fit time of a synthetic ML-1M-sized set (800k training ratings) on 2 cores:
-
-        solver  n_factors  n_epochs  reg_all  lr_all   RMSE 0,1,2  RMSE 42  ML-1M fit
-        als     20         8         0.12     -        0.9125      0.9147
-        als     30         8         0.12     -        0.9096      0.9138   ~1.0 s
-        als     50         8         0.12     -        0.9089      0.9126   ~2.0 s
-        als     30         8         0.10     -        0.9133      0.9172
-        als     30         8         0.14     -        0.9106      0.9149
-        als     30         4         0.12     -        0.9126      0.9164
-        als     30         12        0.12     -        0.9098      0.9138
-        sgd     100        20        0.02     0.005    0.9303      0.9342   0.50 s *
-        sgd     100        30        0.10     0.01     0.9093      0.9133   0.71 s *
-
-    (Surprise 1.1.5's own ``SVD()`` on seed 42: 0.9379. * CPU seconds in one later run on a
-    busy machine, load ~5, in which the ALS default took 2.35 s; numba's start-up excluded.)
-    Tuned SGD is as accurate as ALS and faster, but a fresh process pays numba's start-up
-    (0.3-0.4 s of CPU) on its first SGD fit, a new machine a one-off compile (~1 s), and the
-    tuning grid of :mod:`recsys_core.settings` is ALS's: ALS stays the default. 50 factors gain
-    0.0007 RMSE for twice the time. Rating-prediction MF ranks poorly over all unrated items
-    (NDCG@10 0.025 on ML-100k: high estimates for rarely rated items); use :class:`PureSVD` for
-    top-N.
+    Defaults (``solver="als", n_factors=40, n_epochs=8, reg_all=0.11``) were chosen by 5-fold
+    cross-validation on training data only (``benchmarks/rating_cv.py``; numbers in
+    ``docs/benchmarks.md``, "models/rating_blend"), by mean RMSE over the train part of the
+    held-out protocol's ML-100k split and a synthetic set of ML-1M's density. The two pull
+    ``reg_all`` apart (ML-100k is best at 0.14 of 0.08-0.16, the synthetic set at 0.08), so the
+    default is a compromise: within 0.001 of the best mean (50 factors, 0.10) at two thirds of
+    its cost; 5 epochs lose 0.0012, 12 gain nothing. The tuning job (k-fold CV on the night's
+    training split, :mod:`recsys_core.settings` ``tuning``) can re-choose ``n_factors`` and
+    ``reg_all`` for a data set. SGD with tuned values is as accurate as ALS and faster, but a
+    fresh process pays numba's start-up (0.3-0.4 s of CPU) on its first SGD fit, a new machine
+    a one-off compile (~1 s), and the tuning grid is ALS's: ALS stays the default.
+    Rating-prediction MF ranks poorly over all unrated items (NDCG@10 0.025 on ML-100k: high
+    estimates for rarely rated items); use :class:`PureSVD` for top-N.
     """
 
     Params = SVDParams
