@@ -166,14 +166,17 @@ class Fold:
         )
 
     def fitted(self, p: HybridParams, chosen: dict, name: str, part: str) -> tuple[Any, float]:
-        """``fit_kept``'s fit of ``name`` on ``part`` (``all``: warm-started from ``train``)."""
+        """``fit_kept``'s fit of ``name`` on ``part``, warm-started as the pipeline does:
+        ``train`` from the selection's fit (``tuned_hybrid``), ``all`` from ``train``."""
         spec = component_spec(p, chosen, name)
 
         def fit() -> Any:
             model = build(spec)
             data, frame = self.data[part], self.frames[part]
-            if part == "all" and hasattr(model, "fit_from"):
-                return model.fit_from(data, frame, self.fitted(p, chosen, name, "train")[0])
+            if hasattr(model, "fit_from"):
+                earlier = (self.fitted(p, chosen, name, "train") if part == "all"
+                           else self.selected(p, name))[0]  # fmt: skip
+                return model.fit_from(data, frame, earlier)
             return model.fit_on(data, frame)
 
         return self.once(("fit", name, _key(spec), part), fit)
