@@ -1,3 +1,16 @@
-"""The Dagster code location (thin wiring around recsys_core)."""
+"""The Dagster code location (thin wiring around recsys_core).
+
+Before anything imports polars: its allocator (jemalloc, configured by ``_RJEM_MALLOC_CONF``,
+to which polars prepends its own defaults) purges the pages it freed half a second later
+(``muzzy_decay_ms:0``) instead of first marking them lazily free (``MADV_FREE``), which keeps
+them resident until the kernel runs short. A night runs its steps one after another in one
+process, and those pages of a finished step counted in the process's memory while the next
+step allocated its own (``docs/benchmarks.md``, "Memory of the 25M night"). An operator's own
+setting of the variable wins.
+"""
+
+import os
+
+os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:500,muzzy_decay_ms:0")
 
 from pipeline.definitions import defs as defs
