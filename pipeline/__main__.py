@@ -39,18 +39,24 @@ from recsys_core.report.html import table_at_k
 DEMO_FILE = "demo_ratings.csv"
 
 
-def _execute(instance: dg.DagsterInstance | None):
-    """The nightly job with the configured executor: in this process, or (multiprocess, k8s)
-    through a reconstructable job, which needs a persistent instance (DAGSTER_HOME)."""
-    if LOAD_TIME.execution.executor == "in_process":
-        job = defs.resolve_job_def("nightly")
-        return job.execute_in_process(instance=instance, raise_on_error=False, tags=run_tags())
-    if instance is None:
+def _execute(instance: dg.DagsterInstance | None) -> dg.JobExecutionResult:
+    """The nightly job with the configured executor, through a reconstructable job (step
+    processes of multiprocess, dask or k8s load it again; they need a persistent instance,
+    DAGSTER_HOME). Not ``JobDefinition.execute_in_process``, even in one process: that keeps every
+    step's output in memory for its result (at 25M ratings the frames and models of all earlier
+    steps, ~3 GiB by the night's last steps)."""
+    if instance is None and LOAD_TIME.execution.executor != "in_process":
         raise SystemExit(
             f"execution.executor {LOAD_TIME.execution.executor!r} needs DAGSTER_HOME set to a "
             "folder (step processes share the run's storage); `make run` sets it"
         )
-    return dg.execute_job(dg.reconstructable(nightly), instance=instance, raise_on_error=False)
+    with dg.execute_job(
+        dg.reconstructable(nightly),
+        instance=instance or dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+        tags=run_tags(),
+    ) as result:
+        return result
 
 
 def write_demo(root: DataRoot) -> str:
@@ -69,7 +75,7 @@ def write_demo(root: DataRoot) -> str:
     return f"--demo: wrote {frame.height} demo ratings to {raw / DEMO_FILE}"
 
 
-def failure_reason(result: dg.ExecuteInProcessResult) -> str:
+def failure_reason(result: dg.ExecuteInProcessResult | dg.JobExecutionResult) -> str:
     """Why a run failed, in one line: the failed blocking checks with their problems, else the
     failing step (or resource) and the innermost error's message."""
     failed = [c for c in result.get_asset_check_evaluations() if not c.passed]
