@@ -141,3 +141,14 @@ def test_ml100k_rmse_floor():
     split = random_split(load("ml-100k"), 0.2, random_state=42)
     blend = RatingBlend().fit(split.train)
     assert rmse(split.test["rating"].to_numpy(), blend.predict(split.test)) <= 0.899  # 0.8973
+
+
+def test_components_fitted_on_threads_equal_a_loop(monkeypatch):
+    import recsys_core.models.rating_blend as module
+
+    split = random_split(generate_ratings(120, 80, 3000, seed=5), 0.2, random_state=0)
+    threaded = module.RatingBlend().fit(split.train)
+    monkeypatch.setattr(module, "_each", lambda names, work: {n: work(n) for n in names})
+    looped = module.RatingBlend().fit(split.train)
+    np.testing.assert_array_equal(threaded.coef_, looped.coef_)
+    np.testing.assert_array_equal(threaded.predict(split.test), looped.predict(split.test))
