@@ -84,11 +84,15 @@ class Candidate:
     n_epochs: int
     climb: bool = False
     cold_first: bool = True
+    train_warm: bool = True
+    """The evaluated hybrid's iALS starts from the selection's fit (the pipeline's
+    ``tuned_hybrid``); False: a full fit from random factors (the pipeline before it)."""
 
     @property
     def name(self) -> str:
         factors = f"f{self.n_factors}" + ("+climb" if self.climb else "")
-        return f"{factors} e{self.n_epochs} {'cold-first' if self.cold_first else 'weights-1st'}"
+        order = "cold-first" if self.cold_first else "weights-1st"
+        return f"{factors} e{self.n_epochs} {order}" + ("" if self.train_warm else " train-full")
 
     def spec(self, settings: Settings) -> dict[str, Any]:
         """The hybrid's keyword arguments (``hybrid_params``) with this candidate's iALS."""
@@ -105,7 +109,7 @@ CANDIDATES = [
     for cold_first in (True, False)
     for e in (10, 15)
     for f, climb in ((32, False), (64, False), (128, False), (32, True))
-]
+] + [Candidate(32, 15, train_warm=False)]
 
 
 def row_split(frame: pl.DataFrame, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -165,21 +169,24 @@ class Fold:
             lambda: select(model, base, grid, self.valid, k=K, budget_seconds=share).model,
         )
 
-    def fitted(self, p: HybridParams, chosen: dict, name: str, part: str) -> tuple[Any, float]:
+    def fitted(
+        self, p: HybridParams, chosen: dict, name: str, part: str, warm: bool = True
+    ) -> tuple[Any, float]:
         """``fit_kept``'s fit of ``name`` on ``part``, warm-started as the pipeline does:
-        ``train`` from the selection's fit (``tuned_hybrid``), ``all`` from ``train``."""
+        ``all`` from ``train``, ``train`` from the selection's fit (``tuned_hybrid``; not when
+        ``warm`` is False)."""
         spec = component_spec(p, chosen, name)
 
         def fit() -> Any:
             model = build(spec)
             data, frame = self.data[part], self.frames[part]
-            if hasattr(model, "fit_from"):
-                earlier = (self.fitted(p, chosen, name, "train") if part == "all"
+            if hasattr(model, "fit_from") and (warm or part == "all"):
+                earlier = (self.fitted(p, chosen, name, "train", warm) if part == "all"
                            else self.selected(p, name))[0]  # fmt: skip
                 return model.fit_from(data, frame, earlier)
             return model.fit_on(data, frame)
 
-        return self.once(("fit", name, _key(spec), part), fit)
+        return self.once(("fit", name, _key(spec), part, warm), fit)
 
 
 def _key(value: Any) -> str:
@@ -206,9 +213,9 @@ def night(fold: Fold, cand: Candidate, settings: Settings) -> tuple[dict, pl.Dat
     chosen = {"components": best.pop("components"), **best}
     fitted = {}
     for name in kept(chosen):
-        fitted[name], seconds = fold.fitted(p, chosen, name, "all")
+        fitted[name], seconds = fold.fitted(p, chosen, name, "all", cand.train_warm)
         if name == "ials":
-            own += seconds + fold.fitted(p, chosen, name, "train")[1]
+            own += seconds + fold.fitted(p, chosen, name, "train", cand.train_warm)[1]
     data, frame = fold.data["all"], fold.ratings
     pop, _ = fold.once(("popularity",), lambda: build(p.fallback).fit_on(data, frame))
     hybrid = Hybrid.assemble(fitted, pop, chosen, **spec)
@@ -260,7 +267,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--datasets", default="ml-100k,synth-dense,synth-sparse")
     parser.add_argument("--out", type=Path, help="write every fold's row here (JSON lines)")
     parser.add_argument("--rows", type=Path, help="only print the tables of an --out file")
+    parser.add_argument("--candidates", help="comma-separated names (default: the whole grid)")
     args = parser.parse_args(argv)
+    wanted = args.candidates.split(",") if args.candidates else None
+    candidates = [c for c in CANDIDATES if wanted is None or c.name in wanted]
     settings = Settings()
     rows: list[dict] = []
     if args.rows:
@@ -271,7 +281,7 @@ def main(argv: list[str] | None = None) -> None:
         for seed in FOLD_SEEDS[: args.folds]:
             t0 = time.perf_counter()
             fold = Fold(ratings, seed, settings)
-            for i, cand in enumerate(CANDIDATES):
+            for i, cand in enumerate(candidates):
                 chosen, recs, own = night(fold, cand, settings)
                 if i == 0 and seed == FOLD_SEEDS[0] and name == "ml-100k":
                     check(fold, cand, settings, chosen)
