@@ -50,13 +50,14 @@ def _execute(instance: dg.DagsterInstance | None) -> dg.JobExecutionResult:
             f"execution.executor {LOAD_TIME.execution.executor!r} needs DAGSTER_HOME set to a "
             "folder (step processes share the run's storage); `make run` sets it"
         )
-    with dg.execute_job(
+    # the result is not entered as a context manager: that would initialise the resources
+    # again (the data root's lock among them) to read outputs, which nothing here reads
+    return dg.execute_job(
         dg.reconstructable(nightly),
         instance=instance or dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
         tags=run_tags(),
-    ) as result:
-        return result
+    )
 
 
 def write_demo(root: DataRoot) -> str:
