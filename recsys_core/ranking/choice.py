@@ -9,10 +9,8 @@ chosen parameters, which :meth:`recsys_core.ranking.hybrid.Hybrid.assemble` blen
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +26,7 @@ from recsys_core.models.registry import build, check_spec, registered, without_n
 from recsys_core.params import BadKey, as_dict, build_params, require
 from recsys_core.ranking.params import BlendParams
 from recsys_core.ranking.tuning import tune, validation_split
+from recsys_core.threads import ordered_map
 
 __all__ = [
     "DEFAULT_COMPONENTS",
@@ -227,11 +226,9 @@ def choose(
 
     # one BLAS thread around the threads: each model's own limit then restores 1, not whatever
     # the environment set while the other thread still computes
-    with (
-        threadpool_limits(limits=1, user_api="blas"),
-        ThreadPoolExecutor(max(1, min(len(names), os.cpu_count() or 1))) as pool,
-    ):
-        done = dict(zip(names, pool.map(one, names), strict=True))  # name order, whatever ends 1st
+    # (also for a single component, which runs without a pool)
+    with threadpool_limits(limits=1, user_api="blas"):
+        done = dict(zip(names, ordered_map(one, names), strict=True))  # name order
     fitted = {name: model for name, (model, _) in done.items()}
     tables = [table for _, table in done.values() if table is not None]
     fallback = build(p.fallback).fit_on(valid.data, valid.train)

@@ -12,18 +12,16 @@ user gets ``min(n, number of scorable unseen items)`` rows and never a sentinel 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
 
 from recsys_core.ranking.candidates import mask_seen
 from recsys_core.ranking.scorer import ScoreBlock
+from recsys_core.threads import ordered_map
 
 SCORE_BUDGET = 1 << 21
 """Scores held at once per block (2M float64 = 16 MiB), whatever the catalogue size: small
@@ -87,29 +85,17 @@ def map_blocks(
     (None: one per CPU), results in block order.
 
     A block's result depends only on its users (products are padded to full row tiles,
-    ``ROW_MULTIPLE``), so the results are the same bits on any number of threads. The work is
-    NumPy and BLAS calls that release the GIL, so two threads use two cores; BLAS runs one
-    thread per caller inside (a model's own limit then restores one, not the environment's
-    count while the other thread still computes). ``on_done(users done)`` is called from this
+    ``ROW_MULTIPLE``), so the results are the same bits on any number of threads
+    (:func:`recsys_core.threads.ordered_map`). ``on_done(users done)`` is called from this
     thread as blocks finish, in order (progress).
     """
     blocks = list(user_blocks(users, block_size))
-    workers = max(1, min(threads or os.cpu_count() or 1, len(blocks)))
     done, out = 0, []
-    if workers == 1:
-        results: Iterator[T] = map(fn, blocks)
-        for block, result in zip(blocks, results, strict=True):
-            out.append(result)
-            done += len(block)
-            if on_done is not None:
-                on_done(done)
-        return out
-    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
-        for block, result in zip(blocks, pool.map(fn, blocks), strict=True):
-            out.append(result)
-            done += len(block)
-            if on_done is not None:
-                on_done(done)
+    for block, result in zip(blocks, ordered_map(fn, blocks, threads), strict=True):
+        out.append(result)
+        done += len(block)
+        if on_done is not None:
+            on_done(done)
     return out
 
 
