@@ -91,7 +91,6 @@ POPULARITY = fitted_model("popularity", "model", "ratings", "Fitted on all valid
 @dg.multi_asset(
     outs={
         "hybrid_tuning": dg.AssetOut(
-            group_name=GROUP,
             owners=OWNERS,
             kinds={"polars"},
             code_version="7",
@@ -103,7 +102,6 @@ POPULARITY = fitted_model("popularity", "model", "ratings", "Fitted on all valid
             "fitted on train_ratings, the published one on all ratings.",
         ),
         "tuned_hybrid": dg.AssetOut(
-            group_name=GROUP,
             owners=OWNERS,
             kinds={"numpy"},
             code_version="1",
@@ -113,6 +111,7 @@ POPULARITY = fitted_model("popularity", "model", "ratings", "Fitted on all valid
         ),
     },
     ins={"ratings": dg.AssetIn("train_ratings")},
+    group_name=GROUP,
 )
 def hybrid_tuning(
     context: dg.AssetExecutionContext, settings: RecsysSettings, ratings: pl.DataFrame
