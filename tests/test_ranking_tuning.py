@@ -261,3 +261,38 @@ def test_ml100k_accuracy_floor_of_the_nightly_hybrid(ml100k):
     # measured 0.385 / 0.279 (validation kept iALS alone on this split), popularity 0.171
     assert scores["ndcg"] >= 0.37 and scores["precision"] >= 0.265
     assert scores["ndcg"] >= 2 * popular["ndcg"]
+
+
+def _split_with_relevant(frame: pl.DataFrame, seed: int):
+    split = validation_split(frame, 0.2, random_state=seed)
+    data = RatingData.from_frame(split.train)
+    liked = split.test.filter(pl.col("rating") >= 4)
+    u, i = data.users.index_of(liked["user_id"]), data.items.index_of(liked["item_id"])
+    relevant = np.zeros((data.n_users, data.n_items), dtype=bool)
+    relevant[u[(u >= 0) & (i >= 0)], i[(u >= 0) & (i >= 0)]] = True
+    valid = ValidationSet.build(split.train, split.test, threshold=4.0, data=data)
+    return valid, relevant
+
+
+def test_further_validation_splits_pool_their_users():
+    frame = random_ratings(n_users=60, n_items=80, density=0.3, seed=4)
+    parts = []
+    for seed in (0, 1):
+        valid, relevant = _split_with_relevant(frame, seed)
+        rng = np.random.default_rng(seed)
+        scorers = {"a": Fixed(relevant + 0.9 * rng.standard_normal(relevant.shape)),
+                   "b": Fixed(relevant + 1.1 * rng.standard_normal(relevant.shape))}  # fmt: skip
+        parts.append((scorers, Fixed(-relevant.astype(float)), valid))
+    first = {"cold_user_ratings": 0, "cold_item_slots": 0}
+    alone = [tune(*part[:3], first, k=10, cold_item_ratings=0)[1] for part in parts]
+    _, pooled = tune(*parts[0], first, k=10, cold_item_ratings=0, more=[parts[1]])
+    # the pooled NDCG is the mean over both splits' users with a relevant item
+    n = [p[2].truth.filter(pl.col("rating") >= 4)["user_id"].n_unique() for p in parts]
+    for row in range(2):  # the "single" trials: each component alone, the same in every run
+        assert pooled["stage"][row] == "single"
+        want = (n[0] * alone[0]["ndcg"][row] + n[1] * alone[1]["ndcg"][row]) / (n[0] + n[1])
+        assert pooled["ndcg"][row] == pytest.approx(want, rel=1e-12)
+    assert alone[0]["ndcg"][0] != pytest.approx(alone[1]["ndcg"][0]), "the splits differ"
+    best, twice = tune(*parts[0], first, k=10, cold_item_ratings=0, more=[parts[0]])
+    assert twice["ndcg"].to_list() == pytest.approx(alone[0]["ndcg"].to_list(), rel=1e-12)
+    assert best == tune(*parts[0], first, k=10, cold_item_ratings=0)[0], "a copy changes nothing"

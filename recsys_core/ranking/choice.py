@@ -232,14 +232,42 @@ def choose(
     fitted = {name: model for name, (model, _) in done.items()}
     tables = [table for _, table in done.values() if table is not None]
     fallback = build(p.fallback).fit_on(valid.data, valid.train)
+    seeds = range(p.random_state + 1, p.random_state + p.validation_splits)
+    more = [refit_on_split(p, fitted, ratings, seed, threshold) for seed in seeds]
     first = {
         key: warm.get(key, getattr(p, key)) for key in ("cold_user_ratings", "cold_item_slots")
     }
-    best, table = tune(fitted, fallback, valid, first, k=k, cold_item_ratings=p.cold_item_ratings)
+    best, table = tune(fitted, fallback, valid, first, k=k, cold_item_ratings=p.cold_item_ratings,
+                       more=more)  # fmt: skip
     best["components"] = {name: as_dict(fitted[name].params) for name in kept(best)}
     trials = pl.concat([*tables, table], how="diagonal_relaxed")
     chosen = {"components": best.pop("components"), **best}
     return Choice(chosen, trials, {name: fitted[name] for name in kept(chosen)}, fallback)
+
+
+def refit_on_split(
+    params: HybridParams,
+    fitted: Mapping[str, Recommender],
+    ratings: pl.DataFrame,
+    seed: int,
+    threshold: float,
+) -> tuple[dict[str, Recommender], Recommender, ValidationSet]:
+    """Every component of ``fitted`` with its parameters, and the fallback, fitted from scratch
+    on the training part of validation split ``seed`` of ``ratings``, with that split's
+    validation set (``tune``'s ``more``). Not warm-started from ``fitted``: those were
+    trained on most of this split's validation ratings."""
+    split = validation_split(ratings, params.validation_fraction, seed)
+    valid = ValidationSet.build(split.train, split.test, threshold=threshold,
+                                max_users=params.tune_users, random_state=seed)  # fmt: skip
+    names = sorted(fitted)
+
+    def one(name: str) -> Recommender:
+        spec = {"model": params.components[name]["model"], "params": as_dict(fitted[name].params)}
+        return build(spec).fit_on(valid.data, valid.train)
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        models = dict(zip(names, ordered_map(one, names), strict=True))
+    return models, build(params.fallback).fit_on(valid.data, valid.train), valid
 
 
 def _grid_values(params: Mapping[str, Any], grid: Mapping[str, Any]) -> dict[str, Any]:

@@ -53,7 +53,11 @@ class BlendParams(Params):
     validation_fraction: float = Field(0.2, gt=0, lt=1)
     """Share of the training ratings held out to tune on (the usual 80/20)."""
     random_state: int = Field(0, ge=0)
-    """Seed of that validation split."""
+    """Seed of that validation split (further splits: ``random_state + 1``, ...)."""
+    validation_splits: int = Field(1, ge=1)
+    """Validation splits the blend search judges each setting on (the selection uses the
+    first): each further one fits every component again, at its selected parameters, on its
+    own training part (:func:`recsys_core.ranking.tuning.tune`'s ``more``)."""
     tune_users: int = Field(1000, ge=1)
     """At most this many validation users (a seeded sample) score every candidate of the
     selection and every setting of the blend search (bounds memory and time: one block product

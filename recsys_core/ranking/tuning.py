@@ -37,14 +37,15 @@ refits on all of them afterwards.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from recsys_core.data.split import Split, random_split
-from recsys_core.evaluation.metrics import ranking_metrics
+from recsys_core.evaluation.metrics import per_user_ranking
 from recsys_core.evaluation.validation import ValidationSet
 from recsys_core.memory import require_memory
 from recsys_core.ranking.blend import blend, zscore_rows
@@ -82,6 +83,7 @@ def tune(
     k: int,
     cold_item_ratings: int,
     cold_first: bool = True,
+    more: Sequence[tuple[Mapping[str, Scorer], Scorer, ValidationSet]] = (),
 ) -> tuple[dict, pl.DataFrame]:
     """The best setting ``{"weights", "cold_user_ratings", "cold_item_slots"}`` (every
     component named, weight 0 when left out) and the table of every trial (``stage``,
@@ -95,38 +97,18 @@ def tune(
     order, kept so that ``benchmarks/defaults_cv.py`` can compare the two).
     """
     names = sorted(components)
-    data, users, truth = validation.data, validation.users, validation.truth
-    threshold = validation.threshold
-    need = 8.0 * len(users) * data.n_items * (len(names) + 4)
-    require_memory(need, f"hybrid tune_users={len(users)}", "lower hybrid.tune_users")
-    seen = seen_mask(data.user_items, users)
-    zs = [zscore_rows(components[name].score_users(users), seen) for name in names]
-    fallback_z = zscore_rows(np.asarray(fallback.score_users(users), dtype=np.float64), seen)
-    user_counts = np.diff(data.user_items.indptr)[users]
-    item_counts = np.bincount(data.user_items.indices, minlength=data.n_items)
-    cold_items = item_counts < cold_item_ratings
-    no_source = np.zeros(seen.shape, dtype=np.int64)
+    splits = [(components, fallback, validation), *more]
+    prepared = [_prepare(c, f, v, names, cold_item_ratings) for c, f, v in splits]
+    n_users = sum(len(v.users) for _, _, v in splits)
+    need = 8.0 * n_users * validation.data.n_items * (len(names) + 4)
+    require_memory(need, f"hybrid tune_users={n_users}", "lower hybrid.tune_users")
     trials: list[dict] = []
 
     def trial(stage: str, setting: Mapping[str, Any]) -> float:
         weights = {n: 0.0 for n in names} | dict(setting["weights"])
-        blended, _ = blend(zs, [weights[n] for n in names])
-        cold_users = user_counts < setting["cold_user_ratings"]
-        lists = rank_block(
-            blended,
-            no_source,
-            fallback_z,
-            seen,
-            cold_users,
-            cold_items,
-            k,
-            setting["cold_item_slots"],
-        )
-        recs = pl.DataFrame(
-            {"user_id": users[lists.rows], "item_id": lists.items, "rank": lists.ranks},
-            schema={"user_id": pl.Int64, "item_id": pl.Int64, "rank": pl.Int64},
-        )
-        score = ranking_metrics(recs, truth, k, threshold)["ndcg"]
+        per_user = [_per_user(part, [weights[n] for n in names], setting, k) for part in prepared]
+        values = np.concatenate(per_user)
+        score = float(values.mean()) if len(values) else float("nan")
         trials.append({"stage": stage, **setting, "weights": weights, "ndcg": score})
         return score
 
@@ -160,9 +142,59 @@ def tune(
                 best, score = alone, s
     best["weights"] = {n: float(best["weights"].get(n, 0.0)) for n in names}
     log.info(
-        "hybrid tuning: %d trials on %d validation users, chose %s", len(trials), len(users), best
+        "hybrid tuning: %d trials on %d validation users, chose %s", len(trials), n_users, best
     )
     return best, _table(trials, names)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """One validation split's fixed inputs of every trial."""
+
+    users: np.ndarray
+    truth: pl.DataFrame
+    threshold: float
+    zs: list[np.ndarray]
+    fallback_z: np.ndarray
+    seen: Any
+    user_counts: np.ndarray
+    cold_items: np.ndarray
+
+
+def _prepare(
+    components: Mapping[str, Scorer],
+    fallback: Scorer,
+    validation: ValidationSet,
+    names: list[str],
+    cold_item_ratings: int,
+) -> _Prepared:
+    data, users = validation.data, validation.users
+    seen = seen_mask(data.user_items, users)
+    item_counts = np.bincount(data.user_items.indices, minlength=data.n_items)
+    return _Prepared(
+        users=users,
+        truth=validation.truth,
+        threshold=validation.threshold,
+        zs=[zscore_rows(components[name].score_users(users), seen) for name in names],
+        fallback_z=zscore_rows(np.asarray(fallback.score_users(users), dtype=np.float64), seen),
+        seen=seen,
+        user_counts=np.diff(data.user_items.indptr)[users],
+        cold_items=item_counts < cold_item_ratings,
+    )
+
+
+def _per_user(part: _Prepared, weights: list[float], setting: Mapping[str, Any], k: int) -> Any:
+    """NDCG@``k`` of each of ``part``'s users with a relevant item under ``setting``."""
+    blended, _ = blend(part.zs, weights)
+    cold_users = part.user_counts < setting["cold_user_ratings"]
+    no_source = np.zeros(part.seen.shape, dtype=np.int64)
+    lists = rank_block(blended, no_source, part.fallback_z, part.seen, cold_users,
+                       part.cold_items, k, setting["cold_item_slots"])  # fmt: skip
+    recs = pl.DataFrame(
+        {"user_id": part.users[lists.rows], "item_id": lists.items, "rank": lists.ranks},
+        schema={"user_id": pl.Int64, "item_id": pl.Int64, "rank": pl.Int64},
+    )
+    return per_user_ranking(recs, part.truth, k, part.threshold)["ndcg"].to_numpy()
 
 
 def _add_components(
