@@ -3,9 +3,10 @@
     python -m benchmarks.defaults_cv [--folds 3] [--datasets ml-100k,synth-dense,synth-sparse]
 
 Chooses iALS's ``n_factors`` (fixed, or climbed nightly over :data:`FACTORS`), ``n_epochs`` and
-the blend search's order (cold-start settings before or after the weights,
-:func:`recsys_core.ranking.tuning.tune`'s ``cold_first``) by the published lists' NDCG@10 on
-inner folds. Data (never a test split):
+``alpha``, EASE's ``low_weight``, the blend search's order (cold-start settings before or after
+the weights, :func:`recsys_core.ranking.tuning.tune`'s ``cold_first``), whether the selection
+refines ``reg`` between rungs and how many validation splits judge the blend, by the published
+lists' NDCG@10 on inner folds (:class:`Candidate`). Data (never a test split):
 
 - ``ml-100k``: the TRAIN part of ``benchmarks/heldout.py``'s protocol split (its
   :func:`~benchmarks.heldout.split_lines`; the test rows are written to a temporary directory
@@ -59,9 +60,16 @@ from recsys_core.data.validate import ingest
 from recsys_core.evaluation.metrics import ranking_metrics
 from recsys_core.evaluation.select import DEFAULT_GRIDS, select
 from recsys_core.evaluation.validation import ValidationSet
+from recsys_core.models.ials import IALSParams
 from recsys_core.models.registry import build, registered
 from recsys_core.params import as_dict
-from recsys_core.ranking.choice import HybridParams, choose_settings, component_spec, kept
+from recsys_core.ranking.choice import (
+    HybridParams,
+    choose_settings,
+    component_spec,
+    kept,
+    refit_on_split,
+)
 from recsys_core.ranking.hybrid import Hybrid
 from recsys_core.ranking.tuning import tune, validation_split
 from recsys_core.settings import Settings, hybrid_params
@@ -71,7 +79,7 @@ K, THRESHOLD = 10, 4.0
 FACTORS = (32, 64, 128)
 SYNTH = {"n_factors": 16, "taste_selection": 4.0, "seed": 0}
 SHAPES = {"synth-dense": (3_000, 1_800, 250_000), "synth-sparse": (610, 9_724, 100_000)}
-FOLD_SEEDS = (1, 2, 3)
+FOLD_SEEDS = tuple(range(1, 11))
 TIE = 0.001
 
 
@@ -87,20 +95,46 @@ class Candidate:
     train_warm: bool = True
     """The evaluated hybrid's iALS starts from the selection's fit (the pipeline's
     ``tuned_hybrid``); False: a full fit from random factors (the pipeline before it)."""
+    refine: str = ""
+    """The components whose ``reg`` the selection refines between rungs (``select``'s
+    ``refine_keys``): "" none, "ease", "all"."""
+    splits: int = 1
+    """Validation splits the blend search judges each setting on (``validation_splits``)."""
+    alpha: float = 10.0
+    """iALS's confidence scale; its ``reg`` (start and grid) is scaled by ``alpha / 10`` from
+    the defaults (they move together: ``IALS``'s docstring). Before ``alpha``'s default moved
+    from 6 to 10, candidates without ``alphaN`` in their name ran at 6 with ``reg`` 15/30/60."""
+    ease_low: float = 0.5
+    """EASE's ``low_weight`` (the weight of a rating below the relevance threshold)."""
 
     @property
     def name(self) -> str:
         factors = f"f{self.n_factors}" + ("+climb" if self.climb else "")
         order = "cold-first" if self.cold_first else "weights-1st"
-        return f"{factors} e{self.n_epochs} {order}" + ("" if self.train_warm else " train-full")
+        refine = f" refine-{self.refine}" if self.refine else ""
+        extra = ("" if self.train_warm else " train-full") + refine
+        extra += f" splits{self.splits}" if self.splits > 1 else ""
+        extra += f" alpha{self.alpha:g}" if self.alpha != 10.0 else ""
+        extra += f" ease-low{self.ease_low:g}" if self.ease_low != 0.5 else ""
+        return f"{factors} e{self.n_epochs} {order}{extra}"
 
     def spec(self, settings: Settings) -> dict[str, Any]:
         """The hybrid's keyword arguments (``hybrid_params``) with this candidate's iALS."""
         spec = hybrid_params(settings)
         ials = spec["components"]["ials"]["params"]
         ials.update(n_factors=self.n_factors, n_epochs=self.n_epochs)
+        spec["validation_splits"] = self.splits
+        grid = dict(DEFAULT_GRIDS["IALS"])
+        if self.alpha != 10.0:
+            scale = self.alpha / IALSParams().alpha
+            ials.update(alpha=self.alpha, reg=IALSParams().reg * scale)
+            grid["reg"] = [r * scale for r in grid["reg"]]
+        if self.ease_low != 0.5:
+            spec["components"]["ease"]["params"]["low_weight"] = self.ease_low
         if self.climb:
-            spec["grids"] = {"ials": {**DEFAULT_GRIDS["IALS"], "n_factors": list(FACTORS)}}
+            grid["n_factors"] = list(FACTORS)
+        if grid != DEFAULT_GRIDS["IALS"]:
+            spec["grids"] = {"ials": grid}
         return spec
 
 
@@ -110,6 +144,13 @@ CANDIDATES = [
     for e in (10, 15)
     for f, climb in ((32, False), (64, False), (128, False), (32, True))
 ] + [Candidate(32, 15, train_warm=False)]
+CANDIDATES += [Candidate(32, 15, refine="ease"), Candidate(32, 15, refine="all")]
+CANDIDATES += [Candidate(32, 15, refine=r, alpha=6.0) for r in ("ease", "all")]
+CANDIDATES += [Candidate(32, 15, alpha=a) for a in (3.0, 6.0, 16.0, 25.0)]
+CANDIDATES += [Candidate(32, 15, ease_low=w) for w in (0.25, 0.75)]
+CANDIDATES += [Candidate(32, 15, refine="ease", splits=n) for n in (2, 3)]
+DEFAULTS = "f32 e15 cold-first"
+"""The candidate the code's defaults run (:func:`check` compares it with ``choose_settings``)."""
 
 
 def row_split(frame: pl.DataFrame, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -157,20 +198,23 @@ class Fold:
             self.cache[key] = (work(), time.perf_counter() - t0)
         return self.cache[key]
 
-    def selected(self, p: HybridParams, name: str) -> tuple[Any, float]:
+    def selected(self, p: HybridParams, name: str, refine: str) -> tuple[Any, float]:
         """The fitted best candidate of ``name``'s selection (as ``choose_settings`` runs it)."""
         spec = p.components[name]
         model = registered(spec["model"])
         grid = p.grids.get(name, DEFAULT_GRIDS.get(model.__name__, {}))
         base = spec.get("params", {})
         share = p.budget_seconds / len(p.components)
-        return self.once(
-            ("select", name, _key(base), _key(grid)),
-            lambda: select(model, base, grid, self.valid, k=K, budget_seconds=share).model,
-        )
+        keys = ("reg",) if refine in ("all", name) else ()
+
+        def run() -> Any:
+            return select(model, base, grid, self.valid, k=K, budget_seconds=share,
+                          refine_keys=keys).model  # fmt: skip
+
+        return self.once(("select", name, _key(base), _key(grid), keys), run)
 
     def fitted(
-        self, p: HybridParams, chosen: dict, name: str, part: str, warm: bool = True
+        self, p: HybridParams, chosen: dict, name: str, part: str, warm: bool, refine: str
     ) -> tuple[Any, float]:
         """``fit_kept``'s fit of ``name`` on ``part``, warm-started as the pipeline does:
         ``all`` from ``train``, ``train`` from the selection's fit (``tuned_hybrid``; not when
@@ -181,12 +225,13 @@ class Fold:
             model = build(spec)
             data, frame = self.data[part], self.frames[part]
             if hasattr(model, "fit_from") and (warm or part == "all"):
-                earlier = (self.fitted(p, chosen, name, "train", warm) if part == "all"
-                           else self.selected(p, name))[0]  # fmt: skip
+                earlier = (self.fitted(p, chosen, name, "train", warm, refine) if part == "all"
+                           else self.selected(p, name, refine))[0]  # fmt: skip
                 return model.fit_from(data, frame, earlier)
             return model.fit_on(data, frame)
 
-        return self.once(("fit", name, _key(spec), part, warm), fit)
+        keys = ("reg",) if refine in ("all", name) else ()
+        return self.once(("fit", name, _key(spec), part, warm, keys), fit)
 
 
 def _key(value: Any) -> str:
@@ -200,22 +245,31 @@ def night(fold: Fold, cand: Candidate, settings: Settings) -> tuple[dict, pl.Dat
     own = 0.0
     components = {}
     for name in sorted(p.components):
-        components[name], seconds = fold.selected(p, name)
+        components[name], seconds = fold.selected(p, name, cand.refine)
         own += seconds if name == "ials" else 0.0
     v = fold.valid
     fallback, _ = fold.once(("fallback",), lambda: build(p.fallback).fit_on(v.data, v.train))
     first = {"cold_user_ratings": p.cold_user_ratings, "cold_item_slots": p.cold_item_slots}
+    more = []
+    for seed in range(p.random_state + 1, p.random_state + p.validation_splits):
+        key = ("more", seed, _key({n: as_dict(m.params) for n, m in components.items()}))
+        made, seconds = fold.once(
+            key, lambda s=seed: refit_on_split(p, components, fold.train, s, THRESHOLD)
+        )
+        more.append(made)
+        own += seconds
     t0 = time.perf_counter()
-    best, _ = tune(components, fallback, fold.valid, first, k=K,
+    best, _ = tune(components, fallback, fold.valid, first, k=K, more=more,
                    cold_item_ratings=p.cold_item_ratings, cold_first=cand.cold_first)  # fmt: skip
     own += time.perf_counter() - t0
     best["components"] = {name: as_dict(components[name].params) for name in kept(best)}
     chosen = {"components": best.pop("components"), **best}
     fitted = {}
     for name in kept(chosen):
-        fitted[name], seconds = fold.fitted(p, chosen, name, "all", cand.train_warm)
+        args = (p, chosen, name)
+        fitted[name], seconds = fold.fitted(*args, "all", cand.train_warm, cand.refine)
         if name == "ials":
-            own += seconds + fold.fitted(p, chosen, name, "train", cand.train_warm)[1]
+            own += seconds + fold.fitted(*args, "train", cand.train_warm, cand.refine)[1]
     data, frame = fold.data["all"], fold.ratings
     pop, _ = fold.once(("popularity",), lambda: build(p.fallback).fit_on(data, frame))
     hybrid = Hybrid.assemble(fitted, pop, chosen, **spec)
@@ -236,6 +290,8 @@ def summary(chosen: dict) -> str:
     text = " ".join(f"{n}={v:g}" for n, v in w.items())
     if ials:
         text += f" f{ials['n_factors']} reg{ials['reg']:g}"
+    if ease := chosen["components"].get("ease", {}):
+        text += f" ease-reg{ease['reg']:g}"
     return text + f" cu{chosen['cold_user_ratings']} cs{chosen['cold_item_slots']}"
 
 
@@ -263,14 +319,15 @@ def report(rows: list[dict]) -> Candidate:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--folds", type=int, default=len(FOLD_SEEDS))
+    parser.add_argument("--folds", type=int, default=3, help=f"at most {len(FOLD_SEEDS)}")
     parser.add_argument("--datasets", default="ml-100k,synth-dense,synth-sparse")
     parser.add_argument("--out", type=Path, help="write every fold's row here (JSON lines)")
     parser.add_argument("--rows", type=Path, help="only print the tables of an --out file")
     parser.add_argument("--candidates", help="comma-separated names (default: the whole grid)")
     args = parser.parse_args(argv)
     wanted = args.candidates.split(",") if args.candidates else None
-    candidates = [c for c in CANDIDATES if wanted is None or c.name in wanted]
+    by_name = {c.name: c for c in CANDIDATES}
+    candidates = CANDIDATES if wanted is None else [by_name[name] for name in wanted]
     settings = Settings()
     rows: list[dict] = []
     if args.rows:
@@ -281,9 +338,9 @@ def main(argv: list[str] | None = None) -> None:
         for seed in FOLD_SEEDS[: args.folds]:
             t0 = time.perf_counter()
             fold = Fold(ratings, seed, settings)
-            for i, cand in enumerate(candidates):
+            for cand in candidates:
                 chosen, recs, own = night(fold, cand, settings)
-                if i == 0 and seed == FOLD_SEEDS[0] and name == "ml-100k":
+                if cand.name == DEFAULTS and seed == FOLD_SEEDS[0] and name == "ml-100k":
                     check(fold, cand, settings, chosen)
                 scores = ranking_metrics(recs, fold.held, K, THRESHOLD)
                 row = {"data": name, "fold": seed, "candidate": cand.name,

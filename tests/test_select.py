@@ -127,6 +127,30 @@ def test_a_start_outside_the_grid_climbs_back_by_the_grid_ratio(planted):
     assert result.params["favourite"] == 4
 
 
+def test_refines_between_rungs_at_the_parabola_vertex_in_log_scale(planted):
+    # favourite 1 ranks item 3 4th (1; 0, 2; 3), 4 ranks it 2nd, 16 ranks it 26th (4..28 are
+    # nearer, then the tie 3 before 29): NDCG@40 = 1 / log2(rank + 1)
+    result = select(PlantedForSelect, {"favourite": 1}, {"favourite": [1, 4, 16]}, planted,
+                    k=40, refine_keys=["favourite"])  # fmt: skip
+    fa, fb, fc = (1 / np.log2(rank + 1) for rank in (4, 2, 26))
+    # equal steps h = log 4: the vertex is b - h (fa - fc) / (2 (2 fb - fa - fc))
+    vertex = 4 * 4 ** (-(fa - fc) / (2 * (2 * fb - fa - fc)))
+    assert 3.05 < vertex < 3.15, "hand value: 3.13, rounded to two digits 3.1, an integer 3"
+    assert tried(result) == [1, 4, 16, 3]
+    assert result.trials["stage"].to_list() == ["start", "grid", "grid", "refine"]
+    assert result.trials["ndcg"].to_list() == pytest.approx([fa, fb, fc, 1.0])
+    assert result.params["favourite"] == 3 and result.model.params.favourite == 3
+    plain = select(PlantedForSelect, {"favourite": 1}, {"favourite": [1, 4, 16]}, planted,
+                   k=40, refine_keys=[])  # fmt: skip
+    assert tried(plain) == [1, 4, 16] and plain.params["favourite"] == 4
+
+
+def test_no_refinement_without_a_tried_value_on_each_side(planted):
+    result = select(PlantedForSelect, {"favourite": 3}, {"favourite": [3, 6]}, planted, k=40,
+                    refine_keys=["favourite"])  # fmt: skip
+    assert tried(result) == [3, 6], "3 is best and nothing below it was tried"
+
+
 def test_values_that_are_not_numbers_are_each_tried(planted):
     result = select(PlantedForSelect, {"favourite": 3}, {"flip": [True, False]}, planted)
     assert [json.loads(p)["flip"] for p in result.trials["params"]] == [False, True]

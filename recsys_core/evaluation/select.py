@@ -26,6 +26,15 @@ outside the grid adds the rungs between it and the grid first); these trials hav
 density, while the latent dimension's validation curve is flat near its optimum (iALS on
 ML-100k: 32/64/128 factors within 0.003 NDCG), so stepping it mostly follows noise.
 
+Refinement (off by default): a numeric key in ``refine_keys`` whose best value ``b`` has a
+tried value on each side (``a < b < c``, the others at the best) gets one more candidate after
+the climbs: the vertex of the parabola through the three points (NDCG ``f`` against the log of
+the value; ``p = b - a``, ``q = b - c`` in logs), ``x* = b - (p^2 (f_b - f_c) - q^2 (f_b - f_a))
+/ (2 (p (f_b - f_c) - q (f_b - f_a)))``, rounded to two significant digits (``stage =
+"refine"``), kept only if it strictly improves NDCG. Cross-validating the night on training data
+found it tied with the rungs alone for ``reg`` (``docs/benchmarks.md``, "iALS's confidence;
+refining reg; more validation splits"), so the night does not pay the extra fit.
+
 Budget: the first candidate always runs; a further one starts only if the time spent plus the
 longest trial so far stays within ``budget_seconds``. Results depend only on the data, the grid,
 the start and the models' seeds, never on timing -- except which candidates fit in the budget.
@@ -54,7 +63,7 @@ __all__ = ["DEFAULT_GRIDS", "Selection", "merge_params", "select"]
 
 DEFAULT_GRIDS: dict[str, dict[str, Any]] = {
     "EASE": {"reg": [50.0, 200.0, 800.0]},
-    "IALS": {"reg": [15.0, 30.0, 60.0]},
+    "IALS": {"reg": [25.0, 50.0, 100.0]},
     "KNNWithMeans": {"k": [20, 40, 80]},
     "PureSVD": {"n_factors": [10, 20, 40]},
 }
@@ -64,13 +73,13 @@ EASE: one knob, on a log4 scale around the ML-100k optimum (200-400): the best `
 the data (roughly x2 from ML-100k to ML-1M, x32 on the synthetic 1M set), so the climb steps past
 the grid's edge by x4 when needed. Validation NDCG@10 is flat within x2 of the optimum, so x4 steps
 lose nothing measurable on validation and reach a far optimum in fewer fits (``docs/benchmarks.md``,
-"EASE's grid in steps of 4"). iALS: ``reg`` on a log2 scale around the ML-100k optimum (warm-started
+"EASE's grid in steps of 4"). iALS: ``reg`` on a log2 scale around its default (warm-started
 fits along the path, :meth:`recsys_core.models.ials.IALS.fitter`); ``n_factors`` stays as configured
 (climbing it nightly tied with a fixed 32 when cross-validated on training data, at ~1.35x the cost:
 ``docs/benchmarks.md``, "iALS factors and sweeps"); ``alpha`` and ``low_weight`` stay at their
-defaults (``reg`` tracks ``alpha``). The measurements that chose the centres are in each model's
-docstring. Item-KNN (neighbours) and PureSVD (rank): around their defaults, for when the hybrid
-offers them as candidates. Popularity has no grid (fitted as configured)."""
+defaults (``reg`` tracks ``alpha``: the grid moves with it). The measurements that chose the
+centres are in each model's docstring. Item-KNN (neighbours) and PureSVD (rank): around their
+defaults, for when the hybrid offers them as candidates. Popularity: no grid."""
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +121,7 @@ def select(
     warm_start: Mapping[str, Any] | None = None,
     edge_steps: int = 3,
     edge_keys: Sequence[str] = ("reg",),
+    refine_keys: Sequence[str] = (),
     clock: Callable[[], float] = time.perf_counter,
 ) -> Selection:
     """Fit candidates on ``validation.train`` (inner-train), score them on its validation
@@ -149,6 +159,10 @@ def select(
         steps = edge_steps if ".".join(path) in edge_keys else 0
         if not _climb(path, values, rows, run, steps):
             break  # out of budget
+    else:
+        for path, _ in leaves:
+            if ".".join(path) in refine_keys and not _refine(path, rows, run):
+                break
     trials = pl.DataFrame(rows)
     top = _best(rows)
     best = merge_params(base, json.loads(top["params"]))
@@ -230,6 +244,38 @@ def _climb(
         if moved:
             break
     return True
+
+
+def _refine(
+    path: tuple[str, ...], rows: list[dict[str, Any]], run: Callable[[dict[str, Any], str], bool]
+) -> bool:
+    """The refinement of the module docstring for one key; False: budget out."""
+    best = json.loads(_best(rows)["params"])
+    b = _get(best, path)
+    if not _is_number(b) or b <= 0:
+        return True
+    points: dict[float, float] = {}  # value -> NDCG, the other keys at the best
+    for row in rows:
+        params = json.loads(row["params"])
+        value = _get(params, path, None)
+        if _is_number(value) and value > 0 and _key(_with(params, path, b)) == _key(best):
+            points[value] = row["ndcg"]
+    below, above = [v for v in points if v < b], [v for v in points if v > b]
+    if not below or not above:
+        return True
+    a, c = max(below), min(above)
+    fa, fb, fc = points[a], points[b], points[c]
+    la, lb, lc = math.log(a), math.log(b), math.log(c)
+    denominator = (lb - la) * (fb - fc) - (lb - lc) * (fb - fa)
+    if not math.isfinite(denominator) or denominator == 0:
+        return True  # flat (or NaN): nothing to interpolate
+    numerator = (lb - la) ** 2 * (fb - fc) - (lb - lc) ** 2 * (fb - fa)
+    vertex = min(max(lb - numerator / (2 * denominator), la), lc)
+    value: Any = float(f"{math.exp(vertex):.2g}")
+    value = round(value) if isinstance(b, int) else value
+    if value in points or value <= 0:
+        return True
+    return run(_with(best, path, value), "refine")
 
 
 class _Ladder:
