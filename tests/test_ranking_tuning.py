@@ -12,6 +12,8 @@ from recsys_core.data.ids import RatingData
 from recsys_core.evaluation.select import select
 from recsys_core.evaluation.validation import ValidationSet
 from recsys_core.models.ease import EASE
+from recsys_core.models.ials import IALS
+from recsys_core.ranking.choice import refit_on_split
 from recsys_core.ranking.hybrid import Hybrid, HybridParams, choose_settings
 from recsys_core.ranking.tuning import ADD_WEIGHTS, tune, validation_split
 from tests.conftest import random_ratings
@@ -296,3 +298,23 @@ def test_further_validation_splits_pool_their_users():
     best, twice = tune(*parts[0], first, k=10, cold_item_ratings=0, more=[parts[0]])
     assert twice["ndcg"].to_list() == pytest.approx(alone[0]["ndcg"].to_list(), rel=1e-12)
     assert best == tune(*parts[0], first, k=10, cold_item_ratings=0)[0], "a copy changes nothing"
+
+
+def test_further_splits_refit_every_component_from_scratch_on_their_own_split():
+    frame = random_ratings(n_users=50, n_items=60, density=0.3, seed=8)
+    params = HybridParams(grids={"ease": {}, "ials": {}}, validation_splits=2)
+    first = {"ease": EASE(reg=50.0), "ials": IALS(n_factors=4, n_epochs=3)}
+    p0 = validation_split(frame, params.validation_fraction, params.random_state)
+    fitted = {name: model.fit(p0.train) for name, model in first.items()}
+    models, fallback, valid = refit_on_split(params, fitted, frame, 1, threshold=4.0)
+    split = validation_split(frame, params.validation_fraction, 1)
+    assert valid.train.equals(split.train) and not split.train.equals(p0.train)
+    assert valid.truth.height > 0
+    fresh = IALS(n_factors=4, n_epochs=3).fit(split.train)  # a fit from random factors
+    np.testing.assert_array_equal(models["ials"].item_factors_, fresh.item_factors_)
+    np.testing.assert_array_equal(models["ease"].B_, EASE(reg=50.0).fit(split.train).B_)
+    assert fallback.data.n_users == valid.data.n_users
+    chosen, trials = choose_settings(params, frame, k=5, threshold=4.0)
+    singles = trials.filter(pl.col("stage") == "single")["ndcg"]
+    assert trials.filter(pl.col("stage") == "single").height == 2
+    assert final_ndcg(trials.filter(pl.col("stage").is_not_null()), chosen) >= singles.max()
