@@ -72,3 +72,22 @@ def test_tuning_job_writes_trials_and_nightly_models_can_use_them(tmp_path, monk
     assert settings.models.biased_mf.n_factors == best["biased_mf"]["n_factors"]
     plain = RecsysSettings(data_root=data_root).effective
     assert plain.models.item_knn.k == 40, "tuned values must not apply unless tuning.apply"
+
+
+def test_the_default_grids_hold_each_models_default():
+    from recsys_core.params import as_dict
+    from recsys_core.settings import DEFAULT_GRID, Settings
+
+    models = Settings().models
+    for name, grid in DEFAULT_GRID.items():
+        default = as_dict(getattr(models, name))
+        combos = expand(grid)
+        assert any(
+            all(_matches(default[key], value) for key, value in combo.items()) for combo in combos
+        ), f"{name}: its default {default} is not a candidate of {grid}"
+
+
+def _matches(default, value) -> bool:
+    if isinstance(value, dict):
+        return all(default[key] == v for key, v in value.items())
+    return default == value
