@@ -106,6 +106,8 @@ class Candidate:
     from 6 to 10, candidates without ``alphaN`` in their name ran at 6 with ``reg`` 15/30/60."""
     ease_low: float = 0.5
     """EASE's ``low_weight`` (the weight of a rating below the relevance threshold)."""
+    only: str = ""
+    """One component alone (``ease`` or ``ials``): what the night is measured against."""
 
     @property
     def name(self) -> str:
@@ -116,6 +118,7 @@ class Candidate:
         extra += f" splits{self.splits}" if self.splits > 1 else ""
         extra += f" alpha{self.alpha:g}" if self.alpha != 10.0 else ""
         extra += f" ease-low{self.ease_low:g}" if self.ease_low != 0.5 else ""
+        extra += f" only-{self.only}" if self.only else ""
         return f"{factors} e{self.n_epochs} {order}{extra}"
 
     def spec(self, settings: Settings) -> dict[str, Any]:
@@ -135,6 +138,9 @@ class Candidate:
             grid["n_factors"] = list(FACTORS)
         if grid != DEFAULT_GRIDS["IALS"]:
             spec["grids"] = {"ials": grid}
+        if self.only:
+            spec["components"] = {self.only: spec["components"][self.only]}
+            spec["grids"] = {k: v for k, v in spec.get("grids", {}).items() if k == self.only}
         return spec
 
 
@@ -148,6 +154,7 @@ CANDIDATES += [Candidate(32, 15, refine="ease"), Candidate(32, 15, refine="all")
 CANDIDATES += [Candidate(32, 15, refine=r, alpha=6.0) for r in ("ease", "all")]
 CANDIDATES += [Candidate(32, 15, alpha=a) for a in (3.0, 6.0, 16.0, 25.0)]
 CANDIDATES += [Candidate(32, 15, ease_low=w) for w in (0.25, 0.75)]
+CANDIDATES += [Candidate(32, 15, only=name) for name in ("ease", "ials")]
 CANDIDATES += [Candidate(32, 15, refine="ease", splits=n) for n in (2, 3)]
 DEFAULTS = "f32 e15 cold-first"
 """The candidate the code's defaults run (:func:`check` compares it with ``choose_settings``)."""
