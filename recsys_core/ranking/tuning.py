@@ -157,6 +157,7 @@ class _Prepared:
     zs: list[np.ndarray]
     fallback_z: np.ndarray
     seen: Any
+    no_source: np.ndarray
     user_counts: np.ndarray
     cold_items: np.ndarray
 
@@ -178,17 +179,19 @@ def _prepare(
         zs=[zscore_rows(components[name].score_users(users), seen) for name in names],
         fallback_z=zscore_rows(np.asarray(fallback.score_users(users), dtype=np.float64), seen),
         seen=seen,
+        no_source=np.zeros(seen.shape, dtype=np.int64),  # the trials need no sources
         user_counts=np.diff(data.user_items.indptr)[users],
         cold_items=item_counts < cold_item_ratings,
     )
 
 
-def _per_user(part: _Prepared, weights: list[float], setting: Mapping[str, Any], k: int) -> Any:
+def _per_user(
+    part: _Prepared, weights: list[float], setting: Mapping[str, Any], k: int
+) -> np.ndarray:
     """NDCG@``k`` of each of ``part``'s users with a relevant item under ``setting``."""
     blended, _ = blend(part.zs, weights)
     cold_users = part.user_counts < setting["cold_user_ratings"]
-    no_source = np.zeros(part.seen.shape, dtype=np.int64)
-    lists = rank_block(blended, no_source, part.fallback_z, part.seen, cold_users,
+    lists = rank_block(blended, part.no_source, part.fallback_z, part.seen, cold_users,
                        part.cold_items, k, setting["cold_item_slots"])  # fmt: skip
     recs = pl.DataFrame(
         {"user_id": part.users[lists.rows], "item_id": lists.items, "rank": lists.ranks},
