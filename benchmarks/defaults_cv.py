@@ -2,11 +2,14 @@
 
     python -m benchmarks.defaults_cv [--folds 3] [--datasets ml-100k,synth-dense,synth-sparse]
 
-Chooses iALS's ``n_factors`` (fixed, or climbed nightly over :data:`FACTORS`), ``n_epochs`` and
-``alpha``, EASE's ``low_weight``, the blend search's order (cold-start settings before or after
-the weights, :func:`recsys_core.ranking.tuning.tune`'s ``cold_first``), whether the selection
-refines ``reg`` between rungs and how many validation splits judge the blend, by the published
-lists' NDCG@10 on inner folds (:class:`Candidate`). Data (never a test split):
+Chooses iALS's ``n_factors`` (fixed, or climbed nightly), ``n_epochs`` and ``alpha``, EASE's
+``low_weight``, the blend search's order (cold-start settings before or after the weights,
+:func:`recsys_core.ranking.tuning.tune`'s ``cold_first``), whether the selection refines ``reg``
+between rungs, how many validation splits judge the blend and whether EASE's ``reg`` is scaled
+for the refits, by the published lists' NDCG@10 on inner folds (the candidates:
+:mod:`benchmarks.cv_candidates`). ``--implicit``: the same on implicit feedback (every rating
+set to 1, every held-out interaction relevant, the settings of
+:func:`~recsys_core.settings.for_feedback`). Data (never a test split):
 
 - ``ml-100k``: the TRAIN part of ``benchmarks/heldout.py``'s protocol split (its
   :func:`~benchmarks.heldout.split_lines`; the test rows are written to a temporary directory
@@ -25,7 +28,8 @@ component and :func:`~recsys_core.ranking.tuning.tune` on its validation split (
 :func:`~recsys_core.ranking.choice.choose_settings`, checked to choose the same on the first
 fold), the kept components fitted on the training split, then on ``R`` (iALS warm-started),
 popularity as the fallback, :meth:`Hybrid.assemble`, top-10 for every user. Scored on the
-held-out rows: relevant = rating >= 4, :func:`~recsys_core.evaluation.metrics.ranking_metrics`.
+held-out rows: relevant = rating >= ``evaluation.threshold`` (4),
+:func:`~recsys_core.evaluation.metrics.ranking_metrics`.
 Work that does not depend on a candidate (EASE's selection and fits, the fallback) is done once
 per fold; ``s`` is each candidate's own night cost (iALS selection + fits + blend search).
 
@@ -39,19 +43,20 @@ before the weights (the order already in use).
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from benchmarks.cv_candidates import CANDIDATES, DEFAULTS, Candidate
 from benchmarks.heldout import split_lines
 from recsys_core.data.ids import RatingData
 from recsys_core.data.split import random_split
@@ -60,7 +65,6 @@ from recsys_core.data.validate import ingest
 from recsys_core.evaluation.metrics import ranking_metrics
 from recsys_core.evaluation.select import DEFAULT_GRIDS, select
 from recsys_core.evaluation.validation import ValidationSet
-from recsys_core.models.ials import IALSParams
 from recsys_core.models.registry import build, registered
 from recsys_core.params import as_dict
 from recsys_core.ranking.choice import (
@@ -72,92 +76,14 @@ from recsys_core.ranking.choice import (
 )
 from recsys_core.ranking.hybrid import Hybrid
 from recsys_core.ranking.tuning import tune, validation_split
-from recsys_core.settings import Settings, hybrid_params
+from recsys_core.settings import Settings, for_feedback, hybrid_params, validate
 
 ML100K = Path("/work/shared/data/ml-100k/u.data")
-K, THRESHOLD = 10, 4.0
-FACTORS = (32, 64, 128)
+K = 10
 SYNTH = {"n_factors": 16, "taste_selection": 4.0, "seed": 0}
 SHAPES = {"synth-dense": (3_000, 1_800, 250_000), "synth-sparse": (610, 9_724, 100_000)}
 FOLD_SEEDS = tuple(range(1, 11))
 TIE = 0.001
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """iALS's factors (``climb``: climbed nightly over :data:`FACTORS` from ``n_factors``),
-    its sweeps, and whether the cold-start settings are tuned before the blend weights."""
-
-    n_factors: int
-    n_epochs: int
-    climb: bool = False
-    cold_first: bool = True
-    train_warm: bool = True
-    """The evaluated hybrid's iALS starts from the selection's fit (the pipeline's
-    ``tuned_hybrid``); False: a full fit from random factors (the pipeline before it)."""
-    refine: str = ""
-    """The components whose ``reg`` the selection refines between rungs (``select``'s
-    ``refine_keys``): "" none, "ease", "all"."""
-    splits: int = 1
-    """Validation splits the blend search judges each setting on (``validation_splits``)."""
-    alpha: float = 10.0
-    """iALS's confidence scale; its ``reg`` (start and grid) is scaled by ``alpha / 10`` from
-    the defaults (they move together: ``IALS``'s docstring). Before ``alpha``'s default moved
-    from 6 to 10, candidates without ``alphaN`` in their name ran at 6 with ``reg`` 15/30/60."""
-    ease_low: float = 0.5
-    """EASE's ``low_weight`` (the weight of a rating below the relevance threshold)."""
-    only: str = ""
-    """One component alone (``ease`` or ``ials``): what the night is measured against."""
-
-    @property
-    def name(self) -> str:
-        factors = f"f{self.n_factors}" + ("+climb" if self.climb else "")
-        order = "cold-first" if self.cold_first else "weights-1st"
-        refine = f" refine-{self.refine}" if self.refine else ""
-        extra = ("" if self.train_warm else " train-full") + refine
-        extra += f" splits{self.splits}" if self.splits > 1 else ""
-        extra += f" alpha{self.alpha:g}" if self.alpha != 10.0 else ""
-        extra += f" ease-low{self.ease_low:g}" if self.ease_low != 0.5 else ""
-        extra += f" only-{self.only}" if self.only else ""
-        return f"{factors} e{self.n_epochs} {order}{extra}"
-
-    def spec(self, settings: Settings) -> dict[str, Any]:
-        """The hybrid's keyword arguments (``hybrid_params``) with this candidate's iALS."""
-        spec = hybrid_params(settings)
-        ials = spec["components"]["ials"]["params"]
-        ials.update(n_factors=self.n_factors, n_epochs=self.n_epochs)
-        spec["validation_splits"] = self.splits
-        grid = dict(DEFAULT_GRIDS["IALS"])
-        if self.alpha != 10.0:
-            scale = self.alpha / IALSParams().alpha
-            ials.update(alpha=self.alpha, reg=IALSParams().reg * scale)
-            grid["reg"] = [r * scale for r in grid["reg"]]
-        if self.ease_low != 0.5:
-            spec["components"]["ease"]["params"]["low_weight"] = self.ease_low
-        if self.climb:
-            grid["n_factors"] = list(FACTORS)
-        if grid != DEFAULT_GRIDS["IALS"]:
-            spec["grids"] = {"ials": grid}
-        if self.only:
-            spec["components"] = {self.only: spec["components"][self.only]}
-            spec["grids"] = {k: v for k, v in spec.get("grids", {}).items() if k == self.only}
-        return spec
-
-
-CANDIDATES = [
-    Candidate(f, e, climb, cold_first)
-    for cold_first in (True, False)
-    for e in (10, 15)
-    for f, climb in ((32, False), (64, False), (128, False), (32, True))
-] + [Candidate(32, 15, train_warm=False)]
-CANDIDATES += [Candidate(32, 15, refine="ease"), Candidate(32, 15, refine="all")]
-CANDIDATES += [Candidate(32, 15, refine=r, alpha=6.0) for r in ("ease", "all")]
-CANDIDATES += [Candidate(32, 15, alpha=a) for a in (3.0, 6.0, 16.0, 25.0)]
-CANDIDATES += [Candidate(32, 15, ease_low=w) for w in (0.25, 0.75)]
-CANDIDATES += [Candidate(32, 15, only=name) for name in ("ease", "ials")]
-CANDIDATES += [Candidate(32, 15, refine="ease", splits=n) for n in (2, 3)]
-DEFAULTS = "f32 e15 cold-first"
-"""The candidate the code's defaults run (:func:`check` compares it with ``choose_settings``)."""
 
 
 def row_split(frame: pl.DataFrame, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -169,28 +95,43 @@ def row_split(frame: pl.DataFrame, seed: int) -> tuple[pl.DataFrame, pl.DataFram
     return frame.filter(~mask), frame.filter(mask)
 
 
-def load(name: str) -> pl.DataFrame:
-    """A data set's training ratings (ML-100k: the protocol's train part only)."""
+def load(name: str, implicit: bool = False) -> pl.DataFrame:
+    """A data set's training ratings (ML-100k: the protocol's train part only); ``implicit``:
+    every rating 1 (each pair one interaction)."""
     if name == "ml-100k":
         with tempfile.TemporaryDirectory(prefix="defaults-cv-") as tmp:
             train_file, _ = split_lines(ML100K, Path(tmp))  # the test file is never read
-            return ingest([train_file]).ratings
-    frame = generate_ratings(*SHAPES[name], **SYNTH)
-    return frame.with_columns(pl.col("rating").cast(pl.Float64))
+            frame = ingest([train_file]).ratings
+    else:
+        frame = generate_ratings(*SHAPES[name], **SYNTH)
+    rating = pl.lit(1.0) if implicit else pl.col("rating").cast(pl.Float64)
+    return frame.with_columns(rating.alias("rating"))
+
+
+def night_settings(implicit: bool) -> Settings:
+    """The defaults, or the settings a run on implicit feedback uses (``for_feedback``)."""
+    if not implicit:
+        return Settings()
+    values = Settings().to_dict()
+    values["ingest"]["feedback"] = "implicit"
+    return for_feedback(validate(values, "--implicit"))
 
 
 class Fold:
     """One inner fold: ``R`` and its held-out rows, the night's splits of ``R``, and the work
     every candidate shares (selections and fits by their inputs)."""
 
-    def __init__(self, ratings: pl.DataFrame, seed: int, settings: Settings) -> None:
+    def __init__(
+        self, ratings: pl.DataFrame, seed: int, settings: Settings, threshold: float
+    ) -> None:
+        self.threshold = threshold
         self.ratings, self.held = row_split(ratings, seed)
         s = settings.split
         self.train = random_split(self.ratings, s.test_fraction, s.random_state).train
         p = HybridParams(**hybrid_params(settings))
         inner = validation_split(self.train, p.validation_fraction, p.random_state)
         self.valid = ValidationSet.build(
-            inner.train, inner.test, threshold=THRESHOLD, max_users=p.tune_users,
+            inner.train, inner.test, threshold=threshold, max_users=p.tune_users,
             random_state=p.random_state,
         )  # fmt: skip
         self.data = {"train": RatingData.from_frame(self.train),
@@ -205,14 +146,13 @@ class Fold:
             self.cache[key] = (work(), time.perf_counter() - t0)
         return self.cache[key]
 
-    def selected(self, p: HybridParams, name: str, refine: str) -> tuple[Any, float]:
+    def selected(self, p: HybridParams, name: str, keys: tuple[str, ...]) -> tuple[Any, float]:
         """The fitted best candidate of ``name``'s selection (as ``choose_settings`` runs it)."""
         spec = p.components[name]
         model = registered(spec["model"])
         grid = p.grids.get(name, DEFAULT_GRIDS.get(model.__name__, {}))
         base = spec.get("params", {})
         share = p.budget_seconds / len(p.components)
-        keys = ("reg",) if refine in ("all", name) else ()
 
         def run() -> Any:
             return select(model, base, grid, self.valid, k=K, budget_seconds=share,
@@ -221,7 +161,13 @@ class Fold:
         return self.once(("select", name, _key(base), _key(grid), keys), run)
 
     def fitted(
-        self, p: HybridParams, chosen: dict, name: str, part: str, warm: bool, refine: str
+        self,
+        p: HybridParams,
+        chosen: dict,
+        name: str,
+        part: str,
+        warm: bool,
+        keys: tuple[str, ...],
     ) -> tuple[Any, float]:
         """``fit_kept``'s fit of ``name`` on ``part``, warm-started as the pipeline does:
         ``all`` from ``train``, ``train`` from the selection's fit (``tuned_hybrid``; not when
@@ -232,12 +178,11 @@ class Fold:
             model = build(spec)
             data, frame = self.data[part], self.frames[part]
             if hasattr(model, "fit_from") and (warm or part == "all"):
-                earlier = (self.fitted(p, chosen, name, "train", warm, refine) if part == "all"
-                           else self.selected(p, name, refine))[0]  # fmt: skip
+                earlier = (self.fitted(p, chosen, name, "train", warm, keys) if part == "all"
+                           else self.selected(p, name, keys))[0]  # fmt: skip
                 return model.fit_from(data, frame, earlier)
             return model.fit_on(data, frame)
 
-        keys = ("reg",) if refine in ("all", name) else ()
         return self.once(("fit", name, _key(spec), part, warm, keys), fit)
 
 
@@ -252,7 +197,7 @@ def night(fold: Fold, cand: Candidate, settings: Settings) -> tuple[dict, pl.Dat
     own = 0.0
     components = {}
     for name in sorted(p.components):
-        components[name], seconds = fold.selected(p, name, cand.refine)
+        components[name], seconds = fold.selected(p, name, cand.refine_keys(name))
         own += seconds if name == "ials" else 0.0
     v = fold.valid
     fallback, _ = fold.once(("fallback",), lambda: build(p.fallback).fit_on(v.data, v.train))
@@ -261,7 +206,7 @@ def night(fold: Fold, cand: Candidate, settings: Settings) -> tuple[dict, pl.Dat
     for seed in range(p.random_state + 1, p.random_state + p.validation_splits):
         key = ("more", seed, _key({n: as_dict(m.params) for n, m in components.items()}))
         made, seconds = fold.once(
-            key, lambda s=seed: refit_on_split(p, components, fold.train, s, THRESHOLD)
+            key, lambda s=seed: refit_on_split(p, components, fold.train, s, fold.threshold)
         )
         more.append(made)
         own += seconds
@@ -271,22 +216,25 @@ def night(fold: Fold, cand: Candidate, settings: Settings) -> tuple[dict, pl.Dat
     own += time.perf_counter() - t0
     best["components"] = {name: as_dict(components[name].params) for name in kept(best)}
     chosen = {"components": best.pop("components"), **best}
+    refit = copy.deepcopy(chosen)
+    if "ease" in refit["components"]:
+        refit["components"]["ease"]["reg"] *= cand.ease_final
     fitted = {}
     for name in kept(chosen):
-        args = (p, chosen, name)
-        fitted[name], seconds = fold.fitted(*args, "all", cand.train_warm, cand.refine)
+        keys, warm = cand.refine_keys(name), cand.train_warm
+        fitted[name], seconds = fold.fitted(p, refit, name, "all", warm, keys)
         if name == "ials":
-            own += seconds + fold.fitted(*args, "train", cand.train_warm, cand.refine)[1]
+            own += seconds + fold.fitted(p, refit, name, "train", warm, keys)[1]
     data, frame = fold.data["all"], fold.ratings
     pop, _ = fold.once(("popularity",), lambda: build(p.fallback).fit_on(data, frame))
-    hybrid = Hybrid.assemble(fitted, pop, chosen, **spec)
+    hybrid = Hybrid.assemble(fitted, pop, refit, **spec)
     return chosen, hybrid.recommend(K), own
 
 
 def check(fold: Fold, cand: Candidate, settings: Settings, chosen: dict) -> None:
     """The steps here choose what :func:`choose_settings` chooses on the same training split."""
     want, _ = choose_settings(HybridParams(**cand.spec(settings)), fold.train, k=K,
-                              threshold=THRESHOLD)  # fmt: skip
+                              threshold=fold.threshold)  # fmt: skip
     if _key(want) != _key(chosen):
         raise AssertionError(f"choose_settings chose {want}, the benchmark {chosen}")
 
@@ -331,25 +279,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="write every fold's row here (JSON lines)")
     parser.add_argument("--rows", type=Path, help="only print the tables of an --out file")
     parser.add_argument("--candidates", help="comma-separated names (default: the whole grid)")
+    parser.add_argument("--implicit", action="store_true", help="as implicit feedback")
     args = parser.parse_args(argv)
     wanted = args.candidates.split(",") if args.candidates else None
     by_name = {c.name: c for c in CANDIDATES}
     candidates = CANDIDATES if wanted is None else [by_name[name] for name in wanted]
-    settings = Settings()
+    settings = night_settings(args.implicit)
+    threshold = settings.evaluation.threshold
     rows: list[dict] = []
     if args.rows:
         rows = [json.loads(line) for line in args.rows.read_text().splitlines()]
     for name in [] if args.rows else args.datasets.split(","):
-        ratings = load(name)
+        ratings = load(name, args.implicit)
         print(f"{name}: {ratings.height:,} training ratings", file=sys.stderr)
         for seed in FOLD_SEEDS[: args.folds]:
             t0 = time.perf_counter()
-            fold = Fold(ratings, seed, settings)
+            fold = Fold(ratings, seed, settings, threshold)
             for cand in candidates:
                 chosen, recs, own = night(fold, cand, settings)
                 if cand.name == DEFAULTS and seed == FOLD_SEEDS[0] and name == "ml-100k":
                     check(fold, cand, settings, chosen)
-                scores = ranking_metrics(recs, fold.held, K, THRESHOLD)
+                scores = ranking_metrics(recs, fold.held, K, threshold)
                 row = {"data": name, "fold": seed, "candidate": cand.name,
                        "ndcg": scores["ndcg"], "p10": scores["precision"], "s": own,
                        "chosen": summary(chosen)}  # fmt: skip
